@@ -1,0 +1,32 @@
+"""runstate: capture, compare and reproduce the execution state of every ML/AI run.
+
+    import runstate
+
+    with runstate.run("score-daily", params={"threshold": 0.5}, seed=7) as run:
+        run.input("customers", "data/customers.csv")
+        ...
+        run.metric("approval_rate", 0.42)
+
+``import runstate`` is kept light: the capture machinery, the database layer and every
+optional library are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from runstate.errors import RunstateError
+
+__version__ = "0.1.0"
+__all__ = ["Run", "RunstateError", "__version__", "run"]
+
+if TYPE_CHECKING:
+    from runstate.capture.run import Run, run
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("run", "Run"):
+        from runstate.capture import run as module
+
+        return getattr(module, name)
+    raise AttributeError(f"module 'runstate' has no attribute {name!r}")

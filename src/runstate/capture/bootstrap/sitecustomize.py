@@ -1,0 +1,175 @@
+"""runstate's zero-code capture bootstrap, loaded by every Python process ``runstate run`` starts.
+
+``runstate run`` puts this folder first on ``PYTHONPATH``, so Python imports this file at
+start-up (the ``site`` module imports ``sitecustomize``). It must stay standard-library only
+and cheap: it runs inside the user's interpreter, which may not have runstate installed.
+
+What it does, only when ``RUNSTATE_REPORT_DIR`` is set:
+
+* installs a PEP 578 audit hook that notes every file opened under the project root, for
+  reading (an input) or writing (an output);
+* applies the run's seed: ``random`` at once, NumPy and PyTorch when (and if) the program
+  imports them, through an import hook, so an unused library is never imported for it;
+* at exit, writes ``<report dir>/proc-<pid>.json`` with the files, the project-local modules
+  the process imported (for code capture) and, for the launcher's direct child, the
+  environment (runstate's ``env.py`` loaded by file path);
+* then imports the ``sitecustomize`` that this one shadows, if the environment has one.
+"""
+
+import atexit
+import os
+import sys
+
+_REPORT_DIR = os.environ.get("RUNSTATE_REPORT_DIR")
+
+
+def _install() -> None:  # noqa: C901 - one start-up routine, kept in one place on purpose
+    import json
+
+    root = os.environ.get("RUNSTATE_PROJECT_ROOT", os.getcwd())
+    root_prefix = root.rstrip(os.sep) + os.sep
+    store_prefix = os.environ.get("RUNSTATE_STORE_DIR", os.path.join(root, ".runstate")) + os.sep
+    bootstrap_dir = os.path.dirname(os.path.abspath(__file__))
+    reads = {}
+    writes = {}
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+    fspath, abspath = os.fspath, os.path.abspath
+
+    def hook(event, args):
+        if event != "open":
+            return
+        path = args[0]
+        if isinstance(path, int):
+            return
+        try:
+            path = abspath(os.fsdecode(fspath(path)))
+        except (TypeError, ValueError):
+            return
+        if not path.startswith(root_prefix) or path.startswith(store_prefix):
+            return
+        if path.endswith(".pyc") or "__pycache__" in path:
+            return
+        mode, flags = args[1], args[2] if len(args) > 2 else 0
+        writing = (mode is not None and any(c in mode for c in "wax+")) or (
+            mode is None and bool((flags or 0) & write_flags)
+        )
+        (writes if writing else reads).setdefault(path, len(reads) + len(writes))
+
+    sys.addaudithook(hook)
+
+    applied = []
+    seed_text = os.environ.get("RUNSTATE_SEED")
+    if seed_text is not None:
+        seed = int(seed_text)
+        import random
+
+        random.seed(seed)
+        applied.append("random")
+
+        def seed_library(name, module):
+            try:
+                if name == "numpy":
+                    module.random.seed(seed)
+                elif name == "torch":
+                    module.manual_seed(seed)
+                applied.append(name)
+            except Exception:  # a seeding failure must never break the user's program
+                pass
+
+        class _SeedOnImport:
+            """Meta-path finder that seeds numpy/torch right after they finish importing."""
+
+            @staticmethod
+            def find_spec(fullname, path=None, target=None):
+                if fullname not in ("numpy", "torch"):
+                    return None
+                for finder in sys.meta_path:
+                    if finder is _SeedOnImport or not hasattr(finder, "find_spec"):
+                        continue
+                    spec = finder.find_spec(fullname, path, target)
+                    if spec is not None and spec.loader is not None:
+                        loader = spec.loader
+                        original = loader.exec_module
+
+                        class _Loader:
+                            def __getattr__(self, item):
+                                return getattr(loader, item)
+
+                            def create_module(self, spec):
+                                return loader.create_module(spec)
+
+                            def exec_module(self, module):
+                                original(module)
+                                seed_library(fullname, module)
+
+                        spec.loader = _Loader()
+                        return spec
+                return None
+
+        sys.meta_path.insert(0, _SeedOnImport)
+
+    launcher_pid = os.environ.get("RUNSTATE_LAUNCHER_PID")
+    pythonhashseed = os.environ.get("PYTHONHASHSEED")
+
+    def write_report():
+        modules = []
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if isinstance(path, str):
+                path = abspath(path)
+                if path.startswith(root_prefix) and not path.startswith(bootstrap_dir):
+                    modules.append(path)
+        report = {
+            "pid": os.getpid(),
+            "ppid": os.getppid(),
+            "executable": sys.executable,
+            "argv": list(sys.argv),
+            "cwd": os.getcwd(),
+            "reads": sorted(reads, key=reads.get),
+            "writes": sorted(writes, key=writes.get),
+            "modules": sorted(modules),
+            "pythonhashseed": pythonhashseed,
+            "applied_seeds": applied,
+            "env": None,
+        }
+        env_module = os.environ.get("RUNSTATE_ENV_MODULE")
+        if env_module and launcher_pid == str(os.getppid()):
+            try:
+                import importlib.util
+
+                spec = importlib.util.spec_from_file_location("_runstate_env", env_module)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                report["env"] = module.capture_env(cache_dir=os.environ.get("RUNSTATE_ENV_CACHE"))
+            except Exception as exc:  # report what failed; the launcher falls back to its own
+                report["env_error"] = f"{type(exc).__name__}: {exc}"
+        final = os.path.join(_REPORT_DIR, f"proc-{os.getpid()}.json")
+        tmp = final + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(report, handle)
+        os.replace(tmp, final)
+
+    atexit.register(write_report)
+
+
+def _chain_user_sitecustomize() -> None:
+    """Import the ``sitecustomize`` further down ``sys.path`` that this file shadows."""
+    import importlib.machinery
+    import importlib.util
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    rest = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["sitecustomize"] = module
+    spec.loader.exec_module(module)
+
+
+if _REPORT_DIR:
+    try:
+        _install()
+    except Exception as _exc:  # never break the user's program
+        sys.stderr.write(f"runstate: capture bootstrap failed: {_exc}\n")
+_chain_user_sitecustomize()

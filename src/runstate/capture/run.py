@@ -1,0 +1,381 @@
+"""The Run API: one ``with`` statement records a run's whole execution state.
+
+    >>> import runstate                                          # doctest: +SKIP
+    >>> with runstate.run("score-daily", params={"threshold": 0.5}, seed=7) as run:
+    ...     path = run.input("customers", "data/customers.csv")
+    ...     with run.step("features"):
+    ...         ...
+    ...     run.output("predictions", "out/predictions.csv")
+    ...     run.metric("approval_rate", 0.42)
+
+On exit the run is committed whatever happened: ``succeeded``, ``failed`` (an exception;
+its type and message are recorded and it propagates) or ``interrupted`` (Ctrl-C).
+
+Under ``runstate run -- python job.py`` the same code does not commit a second run: it
+hands its params, inputs, outputs, metrics and steps to the launcher (through the report
+folder named by ``RUNSTATE_REPORT_DIR``), which merges them into the one run it records.
+
+Table inputs (``run.read_table``) arrive with the data-state work; their seam is
+:meth:`Run._record_io`, which every recorded input and output goes through.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import linecache
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import FrameType, MappingProxyType, TracebackType
+from typing import Any, TypeVar
+
+from runstate.capture.record import (
+    RECORD_SCHEMA,
+    IOEntry,
+    StepRecord,
+    check_params,
+    compose_state,
+    current_host,
+    current_user,
+    metric_value,
+    relative_path,
+)
+from runstate.data.statcache import StatCache
+from runstate.errors import UsageError
+from runstate.state.canonical import hash_bytes
+from runstate.state.ids import uuid7
+from runstate.store.atomic import atomic_write_bytes
+from runstate.store.store import Store, utc_now
+
+__all__ = ["Run", "run"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_PYTHONHASHSEED_AT_START = os.environ.get("PYTHONHASHSEED")
+
+
+class Run:
+    """A run being captured. Create it with :func:`runstate.run`."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        config_files: Sequence[str | os.PathLike[str]] = (),
+        store: Store | str | os.PathLike[str] | None = None,
+        parent_id: str | None = None,
+    ) -> None:
+        if not name or not isinstance(name, str):
+            raise UsageError("run name must be a non-empty string")
+        self.name = name
+        self.id = uuid7()
+        self.parent_id = parent_id
+        # Values from the launcher (``--param``/``--seed``, or a replay) win over code defaults.
+        overrides = json.loads(os.environ.get("RUNSTATE_PARAMS") or "{}")
+        self._params = check_params({**(params or {}), **overrides})
+        self.params: Mapping[str, Any] = MappingProxyType(self._params)
+        env_seed = os.environ.get("RUNSTATE_SEED")
+        self.seed = int(env_seed) if env_seed else seed
+        self._config_paths = [os.fspath(p) for p in config_files]
+        self._report_dir = os.environ.get("RUNSTATE_REPORT_DIR")
+        self.store = store if isinstance(store, Store) else Store.open(store)
+        self.inputs: dict[str, IOEntry] = {}
+        self.outputs: dict[str, IOEntry] = {}
+        self.metrics: list[dict[str, Any]] = []
+        self.steps: list[StepRecord] = []
+        self._current_step: StepRecord | None = None
+        self._cache = StatCache(self.store.cache_dir / "stat.sqlite")
+        self._applied_seeds: list[str] = []
+        self._started = 0.0
+        self.status = "created"
+        self.record: dict[str, Any] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def __enter__(self) -> Run:
+        from runstate.state.seeds import apply_seed
+
+        self._started = time.time()
+        self._lease = self.store.lease(self.id).__enter__()
+        if self.seed is not None:
+            try:
+                self._applied_seeds = apply_seed(self.seed)
+            except ValueError as exc:
+                self._lease.release()
+                raise UsageError(str(exc)) from None
+        self.status = "running"
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        error = None
+        if exc_type is None:
+            self.status = "succeeded"
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.status = "interrupted"
+        else:
+            self.status = "failed"
+            error = "".join(traceback.format_exception_only(exc_type, exc)).strip()[-2000:]
+        try:
+            self._finish(error)
+        finally:
+            self._lease.release()
+            self._cache.close()
+
+    # -- recording -----------------------------------------------------------------------
+
+    def input(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        retention: str = "full",
+        role: str | None = None,
+    ) -> str:
+        """Fingerprint (and by default store) a file or folder the run reads; returns the path.
+
+        ``role`` is ``"data"`` (default) or ``"model"`` (a model artifact: recorded as a
+        ``model:<name>`` component). With ``retention="fingerprint"`` only the fingerprint
+        and, for folders, the file manifest are kept: diffable, not replayable.
+        """
+        if role is None:
+            role = "model" if name.startswith("model") else "data"
+        entry = IOEntry.capture(
+            self.store, name, path, role=role, retention=retention, step=self._step_name(), cache=self._cache
+        )
+        self._record_io(self.inputs, entry)
+        return os.fspath(path)
+
+    def output(
+        self,
+        name: str,
+        value: str | os.PathLike[str] | bytes,
+        *,
+        retention: str = "full",
+        key: str | Sequence[str] | None = None,
+    ) -> None:
+        """Record something the run produced: a file or folder path, or raw bytes."""
+        if key is not None or not isinstance(value, (str, os.PathLike, bytes)):
+            raise UsageError(
+                f"output {name!r}: tables (and keys) are recorded by the data-state layer, which this "
+                "version does not have yet; write the table to a file and pass its path"
+            )
+        if isinstance(value, bytes):
+            object_id = self.store.objects.put_bytes(value)
+            from runstate.data.files import PathFingerprint
+
+            fingerprint = PathFingerprint("bytes", object_id, len(value), 1, object_id, "full")
+            entry = IOEntry(name, f"<bytes:{name}>", "file", fingerprint, self._step_name())
+        else:
+            entry = IOEntry.capture(
+                self.store, name, value, role="file", retention=retention, step=self._step_name(), cache=self._cache
+            )
+        self._record_io(self.outputs, entry)
+
+    def _record_io(self, table: dict[str, IOEntry], entry: IOEntry) -> None:
+        """The one place inputs and outputs are recorded (the seam for table captures)."""
+        previous = table.get(entry.name)
+        if previous is not None and previous.fingerprint.fingerprint != entry.fingerprint.fingerprint:
+            kind = "input" if table is self.inputs else "output"
+            raise UsageError(f"{kind} {entry.name!r} was recorded twice with different content")
+        table[entry.name] = entry
+        if self._current_step is not None:
+            side = self._current_step.inputs if table is self.inputs else self._current_step.outputs
+            side[entry.name] = entry.fingerprint.fingerprint
+
+    def metric(self, key: str, value: float, step: int | None = None) -> None:
+        """Record a metric (any number of times; each value is kept, in order)."""
+        self.metrics.append({"key": key, "value": metric_value(key, value), "step": step})
+
+    def _step_name(self) -> str | None:
+        return None if self._current_step is None else self._current_step.name
+
+    def step(self, name: str, fn: Callable[..., Any] | None = None) -> _Step:
+        """A named stage: ``with run.step("features"):`` or ``@run.step("features")``.
+
+        The step records the inputs and outputs recorded inside it and a hash of the code
+        it ran: the decorated function's source, or the source of the ``with`` block.
+        """
+        return _Step(self, name, fn, sys._getframe(1))
+
+    @contextmanager
+    def _stage(self, name: str, code_hash: str | None) -> Iterator[StepRecord]:
+        if self._current_step is not None:
+            raise UsageError(f"step {name!r} starts inside step {self._current_step.name!r}; steps do not nest")
+        if any(existing.name == name for existing in self.steps):
+            raise UsageError(f"step {name!r} was already recorded in this run")
+        record = StepRecord(name, code_hash, utc_now())
+        started = time.time()
+        self._current_step = record
+        try:
+            yield record
+            record.status = "succeeded"
+        except KeyboardInterrupt:
+            record.status = "interrupted"
+            raise
+        except BaseException:
+            record.status = "failed"
+            raise
+        finally:
+            self._current_step = None
+            record.ended_at = utc_now()
+            record.duration_ms = int((time.time() - started) * 1000)
+            self.steps.append(record)
+
+    # -- committing ----------------------------------------------------------------------
+
+    def _partial(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "params": self._params,
+            "seed": self.seed,
+            "applied_seeds": self._applied_seeds,
+            "config_files": self._config_paths,
+            "inputs": [entry.to_dict() for entry in self.inputs.values()],
+            "outputs": [entry.to_dict() for entry in self.outputs.values()],
+            "metrics": self.metrics,
+            "steps": [step.to_dict() for step in self.steps],
+            "status": self.status,
+        }
+
+    def _finish(self, error: str | None) -> None:
+        if self._report_dir:
+            # Inside `runstate run`: the launcher records the run; hand it our part.
+            path = os.path.join(self._report_dir, f"api-{os.getpid()}-{self.id}.json")
+            atomic_write_bytes(path, json.dumps(self._partial()).encode())
+            return
+        from runstate.capture.collect import capture_code_component, capture_env_component
+        from runstate.state.seeds import capture_seeds
+
+        config_entries = [
+            IOEntry.capture(self.store, f"config:{i}", p, role="file", cache=self._cache)
+            for i, p in enumerate(self._config_paths)
+        ]
+        entry_script = sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c", "-m") else None
+        state, _ = compose_state(
+            self.store,
+            env=capture_env_component(self.store),
+            code=capture_code_component(self.store, _module_files(), entry_script),
+            params=self._params,
+            config_files=config_entries,
+            seeds=capture_seeds(self.seed, self._applied_seeds, _hashseed_environ()),
+            inputs=self.inputs.values(),
+        )
+        ended = time.time()
+        self.record = {
+            "schema": RECORD_SCHEMA,
+            "id": self.id,
+            "name": self.name,
+            "kind": "api",
+            "parent_id": self.parent_id,
+            "status": self.status,
+            "exit_code": None,
+            "error": error,
+            "command": list(sys.argv) if sys.argv else None,
+            "cwd": relative_path(os.getcwd(), self.store.project_root),
+            "started_at": utc_now(self._started),
+            "ended_at": utc_now(ended),
+            "duration_ms": int((ended - self._started) * 1000),
+            "host": current_host(),
+            "user": current_user(),
+            "pid": os.getpid(),
+            "state": state.to_dict(),
+            "inputs": [entry.to_dict() for entry in self.inputs.values()],
+            "outputs": [entry.to_dict() for entry in self.outputs.values()],
+            "config_files": [entry.to_dict() for entry in config_entries],
+            "metrics": self.metrics,
+            "steps": [step.to_dict() for step in self.steps],
+            "stderr_tail": None,
+        }
+        self.store.commit_run(self.record)
+
+
+class _Step:
+    """Both a context manager and a decorator; see :meth:`Run.step`."""
+
+    def __init__(self, run: Run, name: str, fn: Callable[..., Any] | None, frame: FrameType) -> None:
+        self._run, self._name, self._fn = run, name, fn
+        self._frame_file, self._frame_line = frame.f_code.co_filename, frame.f_lineno
+        self._context: Any = None
+
+    def __enter__(self) -> StepRecord:
+        code_hash = _function_hash(self._fn) if self._fn else _with_block_hash(self._frame_file, self._frame_line)
+        self._context = self._run._stage(self._name, code_hash)
+        record: StepRecord = self._context.__enter__()
+        return record
+
+    def __exit__(self, *exc: Any) -> bool:
+        return bool(self._context.__exit__(*exc))
+
+    def __call__(self, fn: F) -> F:
+        import functools
+
+        run, name = self._run, self._name
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with run._stage(name, _function_hash(fn)):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def _function_hash(fn: Callable[..., Any]) -> str | None:
+    from runstate.state.code import function_hash
+
+    return function_hash(fn, hasher=hash_bytes)
+
+
+def _with_block_hash(filename: str, line: int) -> str | None:
+    """Hash of the source of the ``with`` statement that starts on ``line`` of ``filename``."""
+    source = "".join(linecache.getlines(filename))
+    if not source:
+        return None
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.With, ast.AsyncWith)) and node.lineno <= line <= (node.end_lineno or node.lineno):
+            if any(item.context_expr.lineno == line for item in node.items) or node.lineno == line:
+                segment = ast.get_source_segment(source, node) or ""
+                return hash_bytes(inspect.cleandoc(segment).encode())
+    return None
+
+
+def _hashseed_environ() -> dict[str, str]:
+    """PYTHONHASHSEED as it was when this interpreter started (later changes have no effect)."""
+    if _PYTHONHASHSEED_AT_START is None:
+        return {}
+    return {"PYTHONHASHSEED": _PYTHONHASHSEED_AT_START}
+
+
+def _module_files() -> list[str]:
+    files = []
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str):
+            files.append(path)
+    return files
+
+
+def run(
+    name: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+    config_files: Sequence[str | os.PathLike[str]] = (),
+    store: Store | str | os.PathLike[str] | None = None,
+) -> Run:
+    """Start capturing a run; use it as ``with runstate.run("name") as run:``."""
+    return Run(name, params=params, seed=seed, config_files=config_files, store=store)

@@ -1,0 +1,1 @@
+"""CLI layer: parse arguments, call the library, render (text, or JSON with ``--json``)."""

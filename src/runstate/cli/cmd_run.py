@@ -1,0 +1,85 @@
+"""``runstate run -- CMD``: run a command under capture (kept free of heavy imports)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from runstate.capture.launcher import LaunchOptions, launch, parse_param
+
+
+@click.command(
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("--name", help="Job name (default: the script's name).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter (JSON values parse).")
+@click.option("--seed", type=int, help="Seed random, NumPy and PyTorch; sets PYTHONHASHSEED if unset.")
+@click.option("--input", "inputs", multiple=True, metavar="PATH", help="Declare an input file or folder.")
+@click.option("--output", "outputs", multiple=True, metavar="PATH", help="Declare an output file or folder.")
+@click.option("--config", "config_files", multiple=True, metavar="PATH", help="A config file the run uses.")
+@click.option(
+    "--retention",
+    type=click.Choice(["full", "fingerprint"]),
+    default="full",
+    show_default=True,
+    help="Store input/output bytes (full) or only fingerprints.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the recorded run as JSON after the command.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+def run_cmd(
+    name: str | None,
+    params: tuple[str, ...],
+    seed: int | None,
+    inputs: tuple[str, ...],
+    outputs: tuple[str, ...],
+    config_files: tuple[str, ...],
+    retention: str,
+    as_json: bool,
+    command: tuple[str, ...],
+) -> None:
+    """Run COMMAND and record its execution state; exit with COMMAND's exit code.
+
+    Python processes are watched through audit hooks (files read and written under the
+    project, imported project modules, the environment); declare what other programs
+    read and write with --input/--output.
+
+    \b
+    Examples:
+      runstate run -- python score.py --date 2026-11-25
+      runstate run --name score --param threshold=0.6 --seed 7 -- python score.py
+      runstate run --input data/raw --output out/report.csv -- Rscript report.R
+    """
+    options = LaunchOptions(
+        command=list(command),
+        name=name,
+        params=dict(parse_param(p) for p in params),
+        seed=seed,
+        inputs=inputs,
+        outputs=outputs,
+        config_files=config_files,
+        retention=retention,
+    )
+    result = launch(options)
+    record = result.record
+    if as_json:
+        document = {
+            "schema": "runstate.run-result/v1",
+            "run_id": record["id"],
+            "name": record["name"],
+            "status": record["status"],
+            "exit_code": record["exit_code"],
+            "state_id": record["state"]["id"],
+            "record_id": result.record_id,
+            "inputs": {i["name"]: i["fingerprint"] for i in record["inputs"]},
+            "outputs": {o["name"]: o["fingerprint"] for o in record["outputs"]},
+        }
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stderr.write(
+            f"runstate: recorded run {record['id']} ({record['name']}, {record['status']}, "
+            f"{len(record['inputs'])} inputs, {len(record['outputs'])} outputs)\n"
+        )
+    sys.exit(result.exit_code)

@@ -1,0 +1,45 @@
+"""Rendering helpers shared by the commands: JSON documents and the rich console.
+
+rich is imported only when something is rendered for a person, never for ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+__all__ = ["console", "emit_json", "json_option", "short"]
+
+
+def emit_json(document: dict[str, Any]) -> None:
+    """Write one JSON document (with its ``schema`` field) to stdout."""
+    assert "schema" in document, "every JSON document names its schema"
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def json_option(fn: Any) -> Any:
+    return click.option("--json", "as_json", is_flag=True, help="Print a JSON document instead of text.")(fn)
+
+
+def console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def short(identifier: str | None, length: int = 12) -> str:
+    return "-" if not identifier else identifier[:length]
+
+
+def human_bytes(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

@@ -1,0 +1,1 @@
+"""Data layer: fingerprints of files, folders (and, later, tables), with their caches."""

@@ -1,0 +1,1 @@
+"""State layer: value objects, canonical encoding and the capturers of each dimension."""

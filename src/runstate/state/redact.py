@@ -1,0 +1,297 @@
+"""Decide what may be recorded: secret detection and redaction for captured state.
+
+Why this module exists
+----------------------
+runstate records the execution state of a run -- environment variables, git remotes, package
+URLs -- and keeps it forever in an append-only store that is shared with a team and compared
+across runs. Anything written there must be safe to show to everyone who can read the store.
+A secret must therefore never be stored: not in clear, and not hashed either (a hash of a short
+or structured secret can be brute-forced, and a hash still proves which secret was used).
+Redaction replaces the value by the constant :data:`REDACTED`, so a diff still shows that a
+secret variable was *present* without revealing anything about it.
+
+Detection is deliberately biased towards false positives: wrongly redacting a harmless
+variable costs a little diff precision, leaking a token costs a credential rotation.
+
+Constraints
+-----------
+This module is a leaf: it imports only the standard library and nothing from ``runstate``,
+because ``env.py`` loads it by file path inside foreign interpreters (other virtualenvs,
+other Python versions) where runstate is not installed. Keep it importable on old Pythons:
+annotations are strings (``from __future__ import annotations``) and no 3.10+ runtime API
+is used.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+__all__ = [
+    "DEFAULT_ENV_PATTERNS",
+    "REDACTED",
+    "is_secret_name",
+    "is_secret_value",
+    "redact_environ",
+    "strip_url_credentials",
+]
+
+#: The placeholder stored instead of a secret value. Constant, so it carries no information.
+REDACTED = "<redacted>"
+
+#: Environment variables worth recording by default: the ones that change what numerical,
+#: ML and data code does (thread pools, devices, determinism switches, locale, time zone,
+#: interpreter flags). Everything else in the environment is noise at best and a leak at
+#: worst, so capture is allow-list based.
+DEFAULT_ENV_PATTERNS: tuple[str, ...] = (
+    "PYTHON*",
+    "OMP_*",
+    "MKL_*",
+    "OPENBLAS_*",
+    "BLIS_*",
+    "VECLIB_*",
+    "NUMEXPR_*",
+    "NUMBA_*",
+    "CUDA_*",
+    "CUBLAS_*",
+    "CUDNN_*",
+    "NVIDIA_*",
+    "TF_*",
+    "TORCH_*",
+    "XLA_*",
+    "JAX_*",
+    "HF_*",
+    "TOKENIZERS_*",
+    "LANG",
+    "LANGUAGE",
+    "LC_*",
+    "TZ",
+    "VIRTUAL_ENV",
+    "CONDA_*",
+    "RUNSTATE_*",
+    "SPARK_*",
+    "PYSPARK_*",
+    "JAVA_HOME",
+    "KMP_*",
+    "MALLOC_*",
+    "SOURCE_DATE_EPOCH",
+    "PATH",
+)
+
+# Substrings of variable names that mark a secret. Matching is by substring on purpose:
+# ``MY_APITOKEN``, ``DB_PASSWORD_FILE`` or ``AWS_SECRET_ACCESS_KEY`` must all be caught, and
+# an occasional false positive (``KEYBOARD_LAYOUT``) only costs one redacted value.
+_SECRET_NAME_PARTS: tuple[str, ...] = (
+    "KEY",
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    "PWD",
+    "CREDENTIAL",
+    "CREDS",
+    "AUTH",
+    "BEARER",
+    "PRIVATE",
+    "SESSION",
+    "COOKIE",
+    "SIGNATURE",
+    "DSN",
+    "CONN",
+    "ACCESS_KEY",
+)
+
+# Names that contain a marker above but are well known not to hold a secret. ``PWD`` and
+# ``OLDPWD`` are directories; ``TOKENIZERS_PARALLELISM`` is a Hugging Face switch that changes
+# results and is covered by the default ``TOKENIZERS_*`` pattern, so hiding it would defeat
+# the point of capturing it. Their *values* are still checked by :func:`is_secret_value`.
+_NOT_SECRET_NAMES: frozenset[str] = frozenset({"PWD", "OLDPWD", "TOKENIZERS_PARALLELISM"})
+
+# ``scheme://user:password@`` anywhere in a value. The password part may be empty; the greedy
+# userinfo runs to the *last* ``@`` of the authority, so an unencoded ``@`` in a password
+# cannot leave half of it behind.
+_URL_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#]*)@")
+
+# Well-known credential formats. The look-behinds stop ``disk-...`` or ``task-...`` from
+# matching ``sk-``.
+_KNOWN_SECRET_RES: tuple[re.Pattern[str], ...] = (
+    re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])"),  # AWS access key id
+    re.compile(r"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{20,}"),  # GitHub tokens
+    re.compile(r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{20,}"),  # GitHub fine-grained PAT
+    re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{20,}"),  # OpenAI/Anthropic-style keys
+    re.compile(r"(?<![A-Za-z0-9_])xox[abporse]-[A-Za-z0-9-]{10,}"),  # Slack tokens
+    re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}"),  # Hugging Face tokens
+    re.compile(r"(?<![A-Za-z0-9_])AIza[0-9A-Za-z_-]{35}"),  # Google API keys
+    re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\."),  # JWT header.payload.
+    re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"),  # PEM private keys
+)
+
+# URL query parameters whose value is a credential (pre-signed URLs, ``?token=``).
+_QUERY_PARAM_RE = re.compile(r"[?&;](?P<name>[A-Za-z0-9_.-]+)=(?P<value>[^&;#\s]*)")
+
+_TOKEN_RUN_RE = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
+_WORD_SPLIT_RE = re.compile(r"[\s:;,]+")
+_MIN_ENTROPY_BITS = 4.0
+
+
+def is_secret_name(name: str) -> bool:
+    """Return True when an environment variable *name* suggests that its value is secret.
+
+    The name alone decides here; ``DATABASE_URL`` is not a secret name, but its value may be
+    a credentialed URL, which :func:`is_secret_value` catches.
+    """
+    upper = name.upper()
+    if upper in _NOT_SECRET_NAMES:
+        return False
+    return any(part in upper for part in _SECRET_NAME_PARTS)
+
+
+def _shannon_entropy(text: str) -> float:
+    """Bits of information per character of *text*, from its own character frequencies."""
+    if not text:
+        return 0.0
+    length = len(text)
+    return -sum((n / length) * math.log2(n / length) for n in Counter(text).values())
+
+
+def _mixes_letters_and_digits(text: str) -> bool:
+    return any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
+
+
+def _is_high_entropy_token(text: str, min_length: int = 32) -> bool:
+    """A random-looking token: long, letters *and* digits, >= 4 bits of entropy per char.
+
+    Hex digests (16 symbols, at most 4.0 bits/char and in practice below) and words stay
+    under the threshold, which is what keeps git commits and ordinary values recordable.
+    """
+    return (
+        len(text) >= min_length
+        and _mixes_letters_and_digits(text)
+        and _shannon_entropy(text) >= _MIN_ENTROPY_BITS
+    )
+
+
+def _is_token_like_user(user: str) -> bool:
+    """Whether the user part of ``scheme://user@host`` is itself a credential.
+
+    ``https://ghp_xxx@github.com/...`` or ``https://<40 random chars>@host`` carry a token as
+    the user name; ``ssh://git@host`` or ``https://alice@host`` do not.
+    """
+    if any(rx.search(user) for rx in _KNOWN_SECRET_RES):
+        return True
+    return len(user) >= 20 and _mixes_letters_and_digits(user) and _shannon_entropy(user) >= 3.5
+
+
+def _has_url_credentials(value: str) -> bool:
+    for match in _URL_USERINFO_RE.finditer(value):
+        userinfo = match.group("userinfo")
+        if ":" in userinfo or _is_token_like_user(userinfo):
+            return True
+    return False
+
+
+def _has_secret_query_param(value: str) -> bool:
+    if "://" not in value:
+        return False
+    return any(
+        m.group("value") and is_secret_name(m.group("name"))
+        for m in _QUERY_PARAM_RE.finditer(value)
+    )
+
+
+def _is_path_like(word: str) -> bool:
+    """Absolute, home-relative, dot-relative or Windows paths are locations, not secrets."""
+    return word.startswith(("/", "~", "./", "../", "\\")) or (
+        len(word) > 2 and word[1] == ":" and word[2] in "\\/"
+    )
+
+
+def is_secret_value(value: str) -> bool:
+    """Return True when *value* looks like a credential, whatever its variable is called.
+
+    Checks, cheapest first: credentialed URLs (``scheme://user:pass@host``, or a token used as
+    the user), well-known key formats (AWS, GitHub, ``sk-`` API keys, Slack, Hugging Face,
+    Google, JWTs, PEM private keys), secret-named URL query parameters (``?token=``,
+    ``X-Amz-Signature=``) and finally long high-entropy tokens. Path-like words (``/opt/...``,
+    ``~/...``) are never treated as high-entropy tokens: a ``PATH`` or ``CONDA_PREFIX`` must
+    stay readable.
+    """
+    if not value:
+        return False
+    if "@" in value and _has_url_credentials(value):
+        return True
+    if any(rx.search(value) for rx in _KNOWN_SECRET_RES):
+        return True
+    if _has_secret_query_param(value):
+        return True
+    for word in _WORD_SPLIT_RE.split(value):
+        if len(word) < 32 or _is_path_like(word):
+            continue
+        if any(_is_high_entropy_token(run) for run in _TOKEN_RUN_RE.findall(word)):
+            return True
+    return False
+
+
+def _strip_userinfo(match: re.Match[str]) -> str:
+    userinfo = match.group("userinfo")
+    if ":" in userinfo or _is_token_like_user(userinfo):
+        return match.group("scheme")
+    return match.group(0)
+
+
+def _redact_query_param(match: re.Match[str]) -> str:
+    if match.group("value") and is_secret_name(match.group("name")):
+        start = match.start("value") - match.start(0)
+        return match.group(0)[:start] + REDACTED
+    return match.group(0)
+
+
+def strip_url_credentials(url: str) -> str:
+    """Remove credentials from *url* and keep everything needed to identify the resource.
+
+    ``https://user:tok@host/x`` becomes ``https://host/x``; ``https://<token>@host/x`` loses
+    the token user; ``ssh://git@host/x`` keeps its harmless ``git@``; scp-style
+    ``git@github.com:org/repo.git`` is not a URL with a scheme and is returned unchanged.
+    Values of secret-named query parameters (``?token=...``, ``&X-Amz-Signature=...``) are
+    replaced by :data:`REDACTED`. Every URL inside *url* is processed, so a space-separated
+    list of index URLs is handled too.
+    """
+    if "://" not in url:
+        return url
+    stripped = _URL_USERINFO_RE.sub(_strip_userinfo, url) if "@" in url else url
+    if "=" in stripped:
+        stripped = _QUERY_PARAM_RE.sub(_redact_query_param, stripped)
+    return stripped
+
+
+def _compile_patterns(patterns: Iterable[str]) -> re.Pattern[str]:
+    """One regex for all fnmatch patterns: matching ~100 names against ~30 patterns is then
+    one ``match`` call each instead of thirty."""
+    translated = [fnmatch.translate(p) for p in dict.fromkeys(patterns)]
+    if not translated:
+        return re.compile(r"(?!)")
+    return re.compile("|".join(f"(?:{t})" for t in translated))
+
+
+def redact_environ(
+    environ: Mapping[str, str], include: Iterable[str] = DEFAULT_ENV_PATTERNS
+) -> dict[str, str]:
+    """Keep the variables matching an *include* pattern, with secret values redacted.
+
+    Patterns are :mod:`fnmatch` globs matched case-sensitively (``fnmatchcase`` semantics),
+    so the result does not depend on the operating system. A value is replaced by
+    :data:`REDACTED` when its name *or* its value looks secret; the original is never stored,
+    nor any digest of it. The result is sorted by name so that its JSON encoding is stable.
+    """
+    matcher = _compile_patterns(include)
+    kept: dict[str, str] = {}
+    for name in sorted(environ):
+        if not matcher.match(name):
+            continue
+        value = environ[name]
+        kept[name] = REDACTED if is_secret_name(name) or is_secret_value(value) else value
+    return kept

@@ -1,0 +1,1 @@
+"""Store layer: content-addressed objects, the journal, and the metadata database."""

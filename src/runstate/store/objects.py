@@ -1,0 +1,347 @@
+"""The content-addressed object store: immutable bytes named by their BLAKE3.
+
+Layout: ``<root>/ab/cdef…`` (two-hex-digit fan-out, as git does, so no folder holds more
+than 1/256 of the objects). Every write is atomic: bytes go to a temp name beside the
+final one and are renamed into place only when complete (after fsync on local disks), so a
+reader never sees a partial object and a killed writer leaves only a ``.tmp-*`` file that
+``gc`` removes once it is old.
+
+Two implementations pass one conformance suite (``tests/test_objects.py``):
+
+* :class:`LocalObjectStore` uses ``os`` directly. It is the default for ``.runstate/`` and
+  keeps ``runstate run`` light: importing fsspec alone costs ~60 ms.
+* :class:`FsspecObjectStore` works over any fsspec filesystem (memory, S3, GCS, …).
+
+An existing object is never rewritten; a write that finds it already there *freshens* its
+mtime instead, so ``gc`` (which spares recently touched objects) cannot delete an object
+that a concurrent capture has just decided to reuse.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import blake3
+
+from runstate.errors import ObjectMissing, UsageError
+from runstate.store.atomic import TMP_PREFIX, fsync_dir, temp_path_for
+
+__all__ = [
+    "FsspecObjectStore",
+    "LocalObjectStore",
+    "ObjectStore",
+    "hash_file",
+    "is_object_id",
+    "open_object_store",
+]
+
+_ID = re.compile(r"^[0-9a-f]{64}$")
+_CHUNK = 1 << 20
+_MMAP_THRESHOLD = 8 << 20
+
+
+def is_object_id(value: str) -> bool:
+    return bool(_ID.match(value))
+
+
+def hash_file(path: str | os.PathLike[str]) -> str:
+    """BLAKE3 of a file's bytes; large files are memory-mapped and hashed on all cores."""
+    path = os.fspath(path)
+    size = os.path.getsize(path)
+    if size >= _MMAP_THRESHOLD:
+        hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        hasher.update_mmap(path)
+        return hasher.hexdigest()
+    hasher = blake3.blake3()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+class ObjectStore:
+    """Interface shared by every backend. Ids are 64 lowercase hex characters."""
+
+    url: str
+
+    def has(self, object_id: str) -> bool:
+        raise NotImplementedError
+
+    def put_bytes(self, data: bytes) -> str:
+        raise NotImplementedError
+
+    def put_file(self, path: str | os.PathLike[str], object_id: str | None = None) -> str:
+        """Store a file's bytes; pass ``object_id`` when the hash is already known."""
+        raise NotImplementedError
+
+    def get_bytes(self, object_id: str) -> bytes:
+        raise NotImplementedError
+
+    def open(self, object_id: str) -> IO[bytes]:
+        raise NotImplementedError
+
+    def delete(self, object_id: str) -> None:
+        raise NotImplementedError
+
+    def iter_ids(self) -> Iterator[str]:
+        raise NotImplementedError
+
+    def mtime(self, object_id: str) -> float:
+        raise NotImplementedError
+
+    def iter_temp_files(self) -> Iterator[tuple[str, float]]:
+        """Leftover temp files of killed writers, with their mtimes (for ``gc``)."""
+        raise NotImplementedError
+
+    def remove_temp_file(self, name: str) -> None:
+        raise NotImplementedError
+
+    def verify(self, object_id: str) -> bool:
+        """Re-hash an object; True when its bytes still match its id."""
+        hasher = blake3.blake3()
+        with self.open(object_id) as handle:
+            while chunk := handle.read(_CHUNK):
+                hasher.update(chunk)
+        return bool(hasher.hexdigest() == object_id)
+
+    @staticmethod
+    def _check(object_id: str) -> str:
+        if not is_object_id(object_id):
+            raise UsageError(f"object id {object_id!r} is not 64 lowercase hex characters")
+        return object_id
+
+
+class LocalObjectStore(ObjectStore):
+    """Objects as files under a local folder, written with ``os`` (no fsspec import)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.path.abspath(os.fspath(root))
+        self.url = self.root
+
+    def path(self, object_id: str) -> str:
+        self._check(object_id)
+        return os.path.join(self.root, object_id[:2], object_id[2:])
+
+    def has(self, object_id: str) -> bool:
+        return os.path.exists(self.path(object_id))
+
+    def _freshen(self, final: str) -> bool:
+        try:
+            os.utime(final)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _install(self, tmp: str, final: str) -> None:
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, final)
+        fsync_dir(os.path.dirname(final))
+
+    def put_bytes(self, data: bytes) -> str:
+        object_id = blake3.blake3(data).hexdigest()
+        final = self.path(object_id)
+        if self._freshen(final):
+            return object_id
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        tmp = temp_path_for(final)
+        with open(tmp, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._install(tmp, final)
+        return object_id
+
+    def put_file(self, path: str | os.PathLike[str], object_id: str | None = None) -> str:
+        if object_id is None:
+            object_id = hash_file(path)
+        final = self.path(object_id)
+        if self._freshen(final):
+            return object_id
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        tmp = temp_path_for(final)
+        shutil.copyfile(path, tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        if hash_file(tmp) != object_id:
+            os.unlink(tmp)
+            raise ObjectMissing(f"{os.fspath(path)}: file changed while it was being stored")
+        self._install(tmp, final)
+        return object_id
+
+    def get_bytes(self, object_id: str) -> bytes:
+        try:
+            with open(self.path(object_id), "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            raise ObjectMissing(f"object {object_id} is missing from {self.root}") from None
+
+    def open(self, object_id: str) -> IO[bytes]:
+        try:
+            return open(self.path(object_id), "rb")
+        except FileNotFoundError:
+            raise ObjectMissing(f"object {object_id} is missing from {self.root}") from None
+
+    def delete(self, object_id: str) -> None:
+        try:
+            os.unlink(self.path(object_id))
+        except FileNotFoundError:
+            pass
+
+    def iter_ids(self) -> Iterator[str]:
+        if not os.path.isdir(self.root):
+            return
+        for fan in sorted(os.listdir(self.root)):
+            folder = os.path.join(self.root, fan)
+            if len(fan) != 2 or not os.path.isdir(folder):
+                continue
+            for rest in sorted(os.listdir(folder)):
+                if is_object_id(fan + rest):
+                    yield fan + rest
+
+    def mtime(self, object_id: str) -> float:
+        return os.stat(self.path(object_id)).st_mtime
+
+    def iter_temp_files(self) -> Iterator[tuple[str, float]]:
+        if not os.path.isdir(self.root):
+            return
+        for folder, _, files in os.walk(self.root):
+            for name in files:
+                if name.startswith(TMP_PREFIX):
+                    full = os.path.join(folder, name)
+                    try:
+                        yield full, os.stat(full).st_mtime
+                    except FileNotFoundError:
+                        continue
+
+    def remove_temp_file(self, name: str) -> None:
+        try:
+            os.unlink(name)
+        except FileNotFoundError:
+            pass
+
+
+class FsspecObjectStore(ObjectStore):
+    """Objects on any fsspec filesystem (``memory://``, ``s3://bucket/prefix``, …)."""
+
+    def __init__(self, url: str, fs: Any = None) -> None:
+        import fsspec
+
+        if fs is None:
+            fs, root = fsspec.core.url_to_fs(url)
+        else:
+            root = url.split("://", 1)[-1]
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.url = url
+
+    def path(self, object_id: str) -> str:
+        self._check(object_id)
+        return f"{self.root}/{object_id[:2]}/{object_id[2:]}"
+
+    def has(self, object_id: str) -> bool:
+        return bool(self.fs.exists(self.path(object_id)))
+
+    def _freshen(self, final: str) -> bool:
+        if not self.fs.exists(final):
+            return False
+        try:
+            self.fs.touch(final, truncate=False)
+        except (NotImplementedError, ValueError, OSError):
+            pass  # object stores without mtimes: gc relies on its grace period alone
+        return True
+
+    def _write_atomic(self, final: str, data: bytes) -> None:
+        folder = final.rsplit("/", 1)[0]
+        self.fs.makedirs(folder, exist_ok=True)
+        tmp = f"{folder}/{TMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}"
+        self.fs.pipe_file(tmp, data)
+        self.fs.mv(tmp, final)
+
+    def put_bytes(self, data: bytes) -> str:
+        object_id = blake3.blake3(data).hexdigest()
+        final = self.path(object_id)
+        if not self._freshen(final):
+            self._write_atomic(final, data)
+        return object_id
+
+    def put_file(self, path: str | os.PathLike[str], object_id: str | None = None) -> str:
+        data = Path(path).read_bytes()
+        actual = blake3.blake3(data).hexdigest()
+        if object_id is not None and actual != object_id:
+            raise ObjectMissing(f"{os.fspath(path)}: file changed while it was being stored")
+        final = self.path(actual)
+        if not self._freshen(final):
+            self._write_atomic(final, data)
+        return actual
+
+    def get_bytes(self, object_id: str) -> bytes:
+        try:
+            return bytes(self.fs.cat_file(self.path(object_id)))
+        except FileNotFoundError:
+            raise ObjectMissing(f"object {object_id} is missing from {self.url}") from None
+
+    def open(self, object_id: str) -> IO[bytes]:
+        try:
+            handle: IO[bytes] = self.fs.open(self.path(object_id), "rb")
+        except FileNotFoundError:
+            raise ObjectMissing(f"object {object_id} is missing from {self.url}") from None
+        return handle
+
+    def delete(self, object_id: str) -> None:
+        try:
+            self.fs.rm_file(self.path(object_id))
+        except FileNotFoundError:
+            pass
+
+    def _listing(self) -> Iterator[str]:
+        if not self.fs.exists(self.root):
+            return
+        for entry in sorted(self.fs.find(self.root)):
+            yield entry.rstrip("/")
+
+    def iter_ids(self) -> Iterator[str]:
+        for entry in self._listing():
+            parts = entry.rsplit("/", 2)
+            if len(parts) == 3 and is_object_id(parts[1] + parts[2]):
+                yield parts[1] + parts[2]
+
+    def _mtime_of(self, path: str) -> float:
+        info = self.fs.info(path)
+        for key in ("mtime", "LastModified", "created", "updated"):
+            value = info.get(key)
+            if value is None:
+                continue
+            if hasattr(value, "timestamp"):
+                return float(value.timestamp())
+            return float(value)
+        return time.time()
+
+    def mtime(self, object_id: str) -> float:
+        return self._mtime_of(self.path(object_id))
+
+    def iter_temp_files(self) -> Iterator[tuple[str, float]]:
+        for entry in self._listing():
+            if entry.rsplit("/", 1)[-1].startswith(TMP_PREFIX):
+                yield entry, self._mtime_of(entry)
+
+    def remove_temp_file(self, name: str) -> None:
+        try:
+            self.fs.rm_file(name)
+        except FileNotFoundError:
+            pass
+
+
+def open_object_store(url: str | os.PathLike[str]) -> ObjectStore:
+    """A plain path or ``file://`` URL gets the light local store; other URLs use fsspec."""
+    text = os.fspath(url)
+    if text.startswith("file://"):
+        return LocalObjectStore(text[len("file://") :])
+    if "://" in text:
+        return FsspecObjectStore(text)
+    return LocalObjectStore(text)
