@@ -20,6 +20,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -57,7 +58,9 @@ def reexec_in_venv() -> None:
     os.execve(argv[0], argv, child_env())
 
 
-def child_env(extra: Mapping[str, str] | None = None, bytecode_cache: bool = True) -> dict[str, str]:
+def child_env(
+    extra: Mapping[str, str] | None = None, bytecode_cache: bool = True
+) -> dict[str, str]:
     """The environment every measured child runs in (see the module docstring)."""
     env = {
         key: value
@@ -71,6 +74,34 @@ def child_env(extra: Mapping[str, str] | None = None, bytecode_cache: bool = Tru
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(extra or {})
     return env
+
+
+def make_project(git: bool = True) -> Path:
+    """A fresh project folder (``<tmp>/project``) with ``runstate init`` done; ``<tmp>`` is new.
+
+    It lives in the system temp folder, outside this checkout, so git in the project never
+    sees runstate's own repository. With ``git`` it is a repository of its own with one
+    commit, as an ML project usually is (runstate and MLflow both record the git state).
+    The caller removes ``project.parent`` when done.
+    """
+    root = Path(tempfile.mkdtemp(prefix="runstate-bench-"))
+    project = root / "project"
+    project.mkdir()
+    env = child_env()
+    if git:
+        (project / "README.md").write_text("benchmark project\n")
+        (project / "train.py").write_text("print('train')\n")
+        identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid"]
+        for args in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-q", "-m", "init"]):
+            subprocess.run(["git", *args], cwd=project, env=env, check=True)
+    subprocess.run(
+        [str(VENV_BIN / "runstate"), "init"],
+        cwd=project,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return project
 
 
 def summarise(samples_ms: Sequence[float]) -> dict[str, float]:
@@ -122,7 +153,7 @@ def machine_info() -> dict[str, Any]:
     """What the figures were measured on, and with which versions."""
     return {
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "nproc": len(os.sched_getaffinity(0)),  # what `nproc` prints
         "cpu_model": _lscpu_model(),
         "mem_total_gib": _mem_total_gib(),
         "kernel": platform.release(),
@@ -155,10 +186,18 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """A plain, aligned text table on stdout (numbers right-aligned)."""
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths))))
+
+    def line(values: Sequence[str]) -> str:
+        padded = (
+            v.ljust(w) if i == 0 else v.rjust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        )
+        return "  ".join(padded)
+
+    print(line(headers))
     print("  ".join("-" * w for w in widths))
     for row in cells:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        print(line(row))
 
 
 def _cell(value: Any) -> str:

@@ -57,7 +57,9 @@ def _server_user() -> tuple[int, int] | None:
             return entry.pw_uid, entry.pw_gid
         except KeyError:
             continue
-    subprocess.run(["useradd", "--system", "--no-create-home", PG_USER], check=True, capture_output=True)
+    subprocess.run(
+        ["useradd", "--system", "--no-create-home", PG_USER], check=True, capture_output=True
+    )
     entry = pwd.getpwnam(PG_USER)
     return entry.pw_uid, entry.pw_gid
 
@@ -75,9 +77,26 @@ class PostgresServer:
         os.chmod(self.tmp, 0o755)
         if self.user is not None:
             os.chown(self.tmp, *self.user)
-        self._run(["initdb", "-D", self.data, "-U", "runstate", "--auth=trust", "-E", "UTF8", "--no-sync"])
-        options = f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        self._run(["pg_ctl", "-D", self.data, "-o", options, "-l", os.path.join(self.tmp, "log"), "-w", "start"])
+        self._run(
+            ["initdb", "-D", self.data, "-U", "runstate", "--auth=trust", "-E", "UTF8", "--no-sync"]
+        )
+        options = (
+            f"-p {self.port} -k {self.tmp} -c listen_addresses=127.0.0.1"
+            " -c fsync=off -c max_connections=200"
+        )
+        self._run(
+            [
+                "pg_ctl",
+                "-D",
+                self.data,
+                "-o",
+                options,
+                "-l",
+                os.path.join(self.tmp, "log"),
+                "-w",
+                "start",
+            ]
+        )
         self.base_url = f"postgresql+psycopg://runstate@127.0.0.1:{self.port}"
 
     def _run(self, argv: list[str]) -> None:
@@ -85,16 +104,24 @@ class PostgresServer:
         if self.user is not None:
             kwargs.update(user=self.user[0], group=self.user[1], extra_groups=[])
         result = subprocess.run(
-            [os.path.join(self.bindir, argv[0]), *argv[1:]], capture_output=True, text=True, cwd=self.tmp, **kwargs
+            [os.path.join(self.bindir, argv[0]), *argv[1:]],
+            capture_output=True,
+            text=True,
+            cwd=self.tmp,
+            **kwargs,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"{argv[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
+            raise RuntimeError(
+                f"{argv[0]} failed: {result.stderr.strip() or result.stdout.strip()}"
+            )
 
     def new_database(self) -> str:
         import psycopg
 
         name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(f"postgresql://runstate@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            f"postgresql://runstate@127.0.0.1:{self.port}/postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return f"{self.base_url}/{name}"
 
@@ -163,7 +190,9 @@ def store(project: Path) -> Iterator[Store]:
     opened.close()
 
 
-def runstate_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def runstate_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess (``python -m runstate.cli.main``)."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTATE_")}
     full_env.update(env or {})

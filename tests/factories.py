@@ -20,8 +20,12 @@ def make_record(
     """A run record whose components (and, with ``store``, their objects) exist."""
     components = [
         Component("config", {"params": params or {"threshold": 0.5}, "files": {}}),
-        Component("env", {"python": {"version": "3.11.7"}, "packages": {"numpy": {"version": "2.0.0"}}}),
-        Component("seeds", {"seed": 7, "applied": ["random"], "pythonhashseed": None, "determinism": {}}),
+        Component(
+            "env", {"python": {"version": "3.11.7"}, "packages": {"numpy": {"version": "2.0.0"}}}
+        ),
+        Component(
+            "seeds", {"seed": 7, "applied": ["random"], "pythonhashseed": None, "determinism": {}}
+        ),
     ]
     if store is not None:
         for component in components:
@@ -49,7 +53,9 @@ def make_record(
         "inputs": [],
         "outputs": [],
         "config_files": [],
-        "metrics": [{"key": k, "value": v, "step": None} for k, v in (metrics or {"auc": 0.9}).items()],
+        "metrics": [
+            {"key": k, "value": v, "step": None} for k, v in (metrics or {"auc": 0.9}).items()
+        ],
         "steps": [
             {
                 "name": "features",

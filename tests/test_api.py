@@ -30,7 +30,9 @@ def test_a_run_records_every_dimension(project: Path, store: Store) -> None:
     (project / "data").mkdir()
     (project / "data" / "customers.csv").write_text("id,x\n1,2\n")
     (project / "config.yaml").write_text("threshold: 0.5\n")
-    with runstate.run("score", params={"threshold": 0.5}, seed=7, config_files=["config.yaml"]) as run:
+    with runstate.run(
+        "score", params={"threshold": 0.5}, seed=7, config_files=["config.yaml"]
+    ) as run:
         assert run.params["threshold"] == 0.5
         run.input("customers", "data/customers.csv")
         (project / "out.csv").write_text("id,p\n1,0.3\n")
@@ -39,7 +41,13 @@ def test_a_run_records_every_dimension(project: Path, store: Store) -> None:
         run.metric("approval_rate", 0.43, step=2)
     record = _record(store, run.id)
     assert record["status"] == "succeeded" and record["name"] == "score"
-    assert set(record["state"]["components"]) == {"code", "config", "data:customers", "env", "seeds"}
+    assert set(record["state"]["components"]) == {
+        "code",
+        "config",
+        "data:customers",
+        "env",
+        "seeds",
+    }
     assert _component(store, record, "config")["params"] == {"threshold": 0.5}
     config_file = _component(store, record, "config")["files"]
     assert config_file == {"config.yaml": blake3.blake3(b"threshold: 0.5\n").hexdigest()}
@@ -62,12 +70,13 @@ def test_seed_makes_random_and_numpy_repeatable(project: Path) -> None:
         with runstate.run("seeded", seed=123):
             draws.append((random.random(), float(np.random.rand())))
     assert draws[0] == draws[1]
-    with pytest.raises(UsageError, match="seed"):
-        with runstate.run("bad-seed", seed=-1):
-            pass
+    with pytest.raises(UsageError, match="seed"), runstate.run("bad-seed", seed=-1):
+        pass
 
 
-def test_same_state_same_id_and_a_param_change_changes_only_config(project: Path, store: Store) -> None:
+def test_same_state_same_id_and_a_param_change_changes_only_config(
+    project: Path, store: Store
+) -> None:
     ids = []
     for threshold in (0.5, 0.5, 0.6):
         with runstate.run("score", params={"threshold": threshold}, seed=1) as run:
@@ -85,12 +94,10 @@ def test_same_state_same_id_and_a_param_change_changes_only_config(project: Path
 
 
 def test_failed_and_interrupted_runs_are_recorded(project: Path, store: Store) -> None:
-    with pytest.raises(ZeroDivisionError):
-        with runstate.run("boom") as failed:
-            1 / 0  # noqa: B018
-    with pytest.raises(KeyboardInterrupt):
-        with runstate.run("stopped") as stopped:
-            raise KeyboardInterrupt
+    with pytest.raises(ZeroDivisionError), runstate.run("boom") as failed:
+        1 / 0  # noqa: B018
+    with pytest.raises(KeyboardInterrupt), runstate.run("stopped") as stopped:
+        raise KeyboardInterrupt
     first, second = _record(store, failed.id), _record(store, stopped.id)
     assert first["status"] == "failed" and "ZeroDivisionError" in first["error"]
     assert second["status"] == "interrupted"
@@ -119,7 +126,9 @@ def test_steps_record_code_hash_and_their_inputs(project: Path, store: Store) ->
     assert record["inputs"][0]["step"] == "load"
 
 
-def test_step_code_hash_follows_the_block_source(project: Path, store: Store, tmp_path: Path) -> None:
+def test_step_code_hash_follows_the_block_source(
+    project: Path, store: Store, tmp_path: Path
+) -> None:
     def run_script(body: str) -> str:
         script = project / "job.py"
         script.write_text(
@@ -131,7 +140,9 @@ def test_step_code_hash_follows_the_block_source(project: Path, store: Store, tm
         )
         import subprocess
 
-        result = subprocess.run([sys.executable, str(script)], cwd=project, capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            [sys.executable, str(script)], cwd=project, capture_output=True, text=True, check=True
+        )
         return result.stdout.strip()
 
     first, same, changed = run_script("x = 1"), run_script("x = 1"), run_script("x = 2")
@@ -142,23 +153,20 @@ def test_step_code_hash_follows_the_block_source(project: Path, store: Store, tm
 
 
 def test_bad_input_is_a_clear_error(project: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="missing.csv"):
-        with runstate.run("bad") as run:
-            run.input("x", "missing.csv")
-    with pytest.raises(UsageError, match="param 'when'"):
+    with pytest.raises(FileNotFoundError, match="missing.csv"), runstate.run("bad") as run:
+        run.input("x", "missing.csv")
+    with pytest.raises(UsageError, match=r"param 'when'"):
         runstate.run("bad", params={"when": object()})
-    with pytest.raises(UsageError, match="metric 'm'"):
-        with runstate.run("bad") as run:
-            run.metric("m", "high")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="metric 'm'"), runstate.run("bad") as run:
+        run.metric("m", "high")  # type: ignore[arg-type]
 
 
 def test_two_inputs_with_one_name_must_agree(project: Path) -> None:
     (project / "a.txt").write_text("a")
     (project / "b.txt").write_text("b")
-    with pytest.raises(UsageError, match="recorded twice"):
-        with runstate.run("dup") as run:
-            run.input("x", "a.txt")
-            run.input("x", "b.txt")
+    with pytest.raises(UsageError, match="recorded twice"), runstate.run("dup") as run:
+        run.input("x", "a.txt")
+        run.input("x", "b.txt")
 
 
 def test_no_store_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,9 +179,10 @@ def test_no_store_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_import_runstate_stays_light() -> None:
     import subprocess
 
+    heavy = ("sqlalchemy", "fsspec", "pandas", "numpy", "polars", "duckdb", "scipy", "rich",
+             "alembic", "cryptography")  # fmt: skip
     code = (
-        "import sys, runstate; heavy = [m for m in ('sqlalchemy', 'fsspec', 'pandas', 'numpy', 'polars',"
-        " 'duckdb', 'scipy', 'rich', 'alembic', 'cryptography') if m in sys.modules]; print(json.dumps(heavy))"
+        f"import json, sys, runstate; print(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
     )
-    out = subprocess.run([sys.executable, "-c", "import json;" + code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []

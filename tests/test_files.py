@@ -60,7 +60,9 @@ def test_folder_fingerprint_is_the_documented_manifest(folder: Path, tmp_path: P
     assert all(objects.has(row[2]) for row in rows)
 
 
-def test_folder_fingerprint_is_independent_of_location_and_sensitive_to_content(folder: Path, tmp_path: Path) -> None:
+def test_folder_fingerprint_is_independent_of_location_and_sensitive_to_content(
+    folder: Path, tmp_path: Path
+) -> None:
     copy = tmp_path / "elsewhere" / "copy"
     copy.mkdir(parents=True)
     (copy / "sub").mkdir()

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import blake3
@@ -22,7 +21,8 @@ def _latest(project: Path) -> dict:
         row = store.metadata.list_runs(limit=1)[0]
         record = store.load_record(row["record_id"])
         record["_components"] = {
-            name: store.load_json(cid)["body"] for name, cid in record["state"]["components"].items()
+            name: store.load_json(cid)["body"]
+            for name, cid in record["state"]["components"].items()
         }
         return record
     finally:
@@ -46,11 +46,15 @@ def test_audit_hooks_record_reads_writes_and_modules(project: Path) -> None:
         "open('out.csv', 'w').write(clean(data))\n"
         "print('args', sys.argv[1:])\n",
     )
-    result = runstate_cli("run", "--param", "threshold=0.5", "--", sys.executable, "job.py", "--day", "1", cwd=project)
+    result = runstate_cli(
+        "run", "--param", "threshold=0.5", "--", sys.executable, "job.py", "--day", "1", cwd=project
+    )
     assert result.returncode == 0, result.stderr
     assert "args ['--day', '1']" in result.stdout
     record = _latest(project)
-    assert record["kind"] == "command" and record["status"] == "succeeded" and record["name"] == "job"
+    assert (
+        record["kind"] == "command" and record["status"] == "succeeded" and record["name"] == "job"
+    )
     assert record["command"][1:] == ["job.py", "--day", "1"]
     inputs = {i["name"]: i for i in record["inputs"]}
     outputs = {o["name"]: o for o in record["outputs"]}
@@ -67,7 +71,9 @@ def test_audit_hooks_record_reads_writes_and_modules(project: Path) -> None:
 
 
 def test_exit_code_status_and_stderr_tail_of_a_failed_run(project: Path) -> None:
-    _write(project / "fail.py", "import sys\nprint('about to fail', file=sys.stderr)\nsys.exit(3)\n")
+    _write(
+        project / "fail.py", "import sys\nprint('about to fail', file=sys.stderr)\nsys.exit(3)\n"
+    )
     result = runstate_cli("run", "--", sys.executable, "fail.py", cwd=project)
     assert result.returncode == 3
     assert "about to fail" in result.stderr  # the child's stderr still reaches the user
@@ -89,7 +95,11 @@ def test_ctrl_c_is_recorded_as_interrupted(project: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTATE_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "runstate.cli.main", "run", "--", sys.executable, "slow.py"],
-        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         start_new_session=True,
     )
     assert proc.stdout is not None
@@ -112,8 +122,18 @@ def test_declared_inputs_and_outputs_for_non_python_commands(project: Path) -> N
     _write(project / "raw" / "a.txt", "alpha\n")
     _write(project / "raw" / "b.txt", "beta\n")
     result = runstate_cli(
-        "run", "--name", "concat", "--input", "raw", "--output", "report.txt", "--",
-        "sh", "-c", "cat raw/a.txt raw/b.txt > report.txt", cwd=project,
+        "run",
+        "--name",
+        "concat",
+        "--input",
+        "raw",
+        "--output",
+        "report.txt",
+        "--",
+        "sh",
+        "-c",
+        "cat raw/a.txt raw/b.txt > report.txt",
+        cwd=project,
     )
     assert result.returncode == 0, result.stderr
     record = _latest(project)
@@ -138,7 +158,17 @@ def test_api_inside_the_launcher_records_one_merged_run(project: Path) -> None:
     )
     outs = []
     for _ in range(2):
-        result = runstate_cli("run", "--param", "threshold=0.7", "--seed", "11", "--", sys.executable, "job.py", cwd=project)
+        result = runstate_cli(
+            "run",
+            "--param",
+            "threshold=0.7",
+            "--seed",
+            "11",
+            "--",
+            sys.executable,
+            "job.py",
+            cwd=project,
+        )
         assert result.returncode == 0, result.stderr
         outs.append(result.stdout.split())
     assert outs[0][:2] == ["0.7", "11"]
@@ -159,8 +189,12 @@ def test_api_inside_the_launcher_records_one_merged_run(project: Path) -> None:
 def test_user_sitecustomize_still_runs(project: Path, tmp_path: Path) -> None:
     site = tmp_path / "usersite"
     _write(site / "sitecustomize.py", "import builtins\nbuiltins.USER_SITE_RAN = True\n")
-    _write(project / "check.py", "import builtins\nprint(getattr(builtins, 'USER_SITE_RAN', False))\n")
-    result = runstate_cli("run", "--", sys.executable, "check.py", cwd=project, env={"PYTHONPATH": str(site)})
+    _write(
+        project / "check.py", "import builtins\nprint(getattr(builtins, 'USER_SITE_RAN', False))\n"
+    )
+    result = runstate_cli(
+        "run", "--", sys.executable, "check.py", cwd=project, env={"PYTHONPATH": str(site)}
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
 
@@ -186,12 +220,26 @@ def test_bad_invocations_exit_2_with_one_line(project: Path, tmp_path: Path) -> 
 
 
 def test_concurrent_captures_into_one_store_all_succeed(project: Path) -> None:
-    _write(project / "job.py", "import sys\nopen(f'out{sys.argv[1]}.txt', 'w').write(sys.argv[1])\n")
+    _write(
+        project / "job.py", "import sys\nopen(f'out{sys.argv[1]}.txt', 'w').write(sys.argv[1])\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTATE_")}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "runstate.cli.main", "run", "--", sys.executable, "job.py", str(i)],
-            cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "runstate.cli.main",
+                "run",
+                "--",
+                sys.executable,
+                "job.py",
+                str(i),
+            ],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         for i in range(6)
     ]

@@ -132,8 +132,18 @@ def test_alias_moves_are_logged(meta: MetadataStore) -> None:
 def test_referenced_objects_cover_every_row_kind(meta: MetadataStore) -> None:
     record = make_record()
     record["inputs"] = [
-        {"name": "customers", "kind": "file", "path": "c.csv", "fingerprint": "ee" * 32, "object_id": "ee" * 32,
-         "size": 3, "files": 1, "retention": "full", "role": "data", "step": None}
+        {
+            "name": "customers",
+            "kind": "file",
+            "path": "c.csv",
+            "fingerprint": "ee" * 32,
+            "object_id": "ee" * 32,
+            "size": 3,
+            "files": 1,
+            "retention": "full",
+            "role": "data",
+            "step": None,
+        }
     ]
     meta.ingest_run(record, "aa" * 32)
     with meta.transaction() as conn:
@@ -172,5 +182,5 @@ def test_truncated_sqlite_file_is_reported_as_corrupt(tmp_path: Path) -> None:
     MetadataStore(f"sqlite:///{path}").close()
     data = path.read_bytes()
     path.write_bytes(b"garbage" + data[:50])
-    with pytest.raises(StoreCorrupt, match="meta.db|not a database"):
+    with pytest.raises(StoreCorrupt, match=r"meta\.db|not a database"):
         MetadataStore(f"sqlite:///{path}")

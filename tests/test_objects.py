@@ -1,4 +1,4 @@
-"""Object store conformance suite: one set of tests, every backend (as fsspec tests its filesystems).
+"""Object store conformance suite: one set of tests for every backend, as fsspec does.
 
 Backends: the light local store (plain ``os``), fsspec's local filesystem, and fsspec's
 memory filesystem (the designed seam for remote object stores such as S3).
@@ -16,7 +16,12 @@ import fsspec
 import pytest
 
 from runstate.errors import ObjectMissing, UsageError
-from runstate.store.objects import FsspecObjectStore, LocalObjectStore, ObjectStore, open_object_store
+from runstate.store.objects import (
+    FsspecObjectStore,
+    LocalObjectStore,
+    ObjectStore,
+    open_object_store,
+)
 
 
 @pytest.fixture(params=["local", "fsspec-local", "memory"])

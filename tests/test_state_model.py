@@ -1,4 +1,4 @@
-"""Components and execution states: ids pinned by golden vectors and an independent re-derivation."""
+"""Components and execution states: ids pinned by golden vectors and re-derived independently."""
 
 from __future__ import annotations
 
@@ -19,7 +19,11 @@ def _leaf(name: str, component_id: str) -> bytes:
 
 def test_component_id_is_blake3_of_its_canonical_document() -> None:
     component = Component("config", {"params": {"threshold": 0.5}})
-    document = {"schema": "runstate.component/v1", "kind": "config", "body": {"params": {"threshold": 0.5}}}
+    document = {
+        "schema": "runstate.component/v1",
+        "kind": "config",
+        "body": {"params": {"threshold": 0.5}},
+    }
     assert component.id == blake3.blake3(canonical_bytes(document)).hexdigest()
     assert component.id == "f1b77545c179f7c5c113712119c26380abc084d0d00ff33953e3e398ca26b7e5"
 

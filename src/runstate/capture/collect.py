@@ -22,5 +22,7 @@ def capture_env_component(store: Store) -> dict[str, Any]:
     return capture_env(cache_dir=str(store.cache_dir), extra_env_patterns=env_patterns(store))
 
 
-def capture_code_component(store: Store, module_files: Iterable[str], entry: str | None) -> CodeCapture:
+def capture_code_component(
+    store: Store, module_files: Iterable[str], entry: str | None
+) -> CodeCapture:
     return capture_code(store.project_root, module_files, entry, hasher=hash_bytes)

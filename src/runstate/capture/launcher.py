@@ -169,11 +169,15 @@ def launch(options: LaunchOptions, store: Store | None = None) -> LaunchResult:
         _interrupted.clear()
         previous_int = signal.signal(signal.SIGINT, _ignore_signal)
         try:
-            child = subprocess.Popen(list(options.command), env=env, cwd=cwd, stderr=subprocess.PIPE)
+            child = subprocess.Popen(
+                list(options.command), env=env, cwd=cwd, stderr=subprocess.PIPE
+            )
         except OSError as exc:
             signal.signal(signal.SIGINT, previous_int)
             shutil.rmtree(report_dir, ignore_errors=True)
-            raise UsageError(f"{options.command[0]}: cannot start ({exc.strerror or exc})") from None
+            raise UsageError(
+                f"{options.command[0]}: cannot start ({exc.strerror or exc})"
+            ) from None
         forward = _forward_signals(child)
         tee = _StderrTee(child.stderr)
         tee.start()
@@ -186,7 +190,18 @@ def launch(options: LaunchOptions, store: Store | None = None) -> LaunchResult:
         tee.join(timeout=5)
         ended = time.time()
         try:
-            record = _assemble(store, options, run_id, params, cwd, report_dir, returncode, started, ended, tee.text())
+            record = _assemble(
+                store,
+                options,
+                run_id,
+                params,
+                cwd,
+                report_dir,
+                returncode,
+                started,
+                ended,
+                tee.text(),
+            )
             record_id = store.commit_run(record)
         finally:
             shutil.rmtree(report_dir, ignore_errors=True)
@@ -216,7 +231,8 @@ def _forward_signals(child: subprocess.Popen[bytes]) -> dict[int, Any]:
 
 
 def _read_reports(report_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    processes, api_parts = [], []
+    processes: list[dict[str, Any]] = []
+    api_parts: list[dict[str, Any]] = []
     for path in sorted(report_dir.glob("*.json")):
         try:
             data = json.loads(path.read_bytes())
@@ -228,7 +244,11 @@ def _read_reports(report_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str
 
 def _status(returncode: int, api_parts: list[dict[str, Any]]) -> str:
     interrupted = _interrupted.is_set() and returncode != 0
-    if interrupted or returncode in (-signal.SIGINT, 130) or any(p.get("status") == "interrupted" for p in api_parts):
+    if (
+        interrupted
+        or returncode in (-signal.SIGINT, 130)
+        or any(p.get("status") == "interrupted" for p in api_parts)
+    ):
         return "interrupted"
     if returncode < 0:
         return "killed"
@@ -260,7 +280,11 @@ def _assemble(
     entry = None
     for proc in direct or processes:
         argv = proc.get("argv") or []
-        if argv and argv[0] not in ("", "-c", "-m") and os.path.isfile(os.path.join(proc.get("cwd", cwd), argv[0])):
+        if (
+            argv
+            and argv[0] not in ("", "-c", "-m")
+            and os.path.isfile(os.path.join(proc.get("cwd", cwd), argv[0]))
+        ):
             entry = os.path.join(proc.get("cwd", cwd), argv[0])
             break
 
@@ -279,7 +303,9 @@ def _assemble(
             inputs[item["name"]] = IOEntry.from_dict(item)
         for item in part.get("outputs", []):
             outputs[item["name"]] = IOEntry.from_dict(item)
-        metrics.extend({**m, "value": metric_value(m["key"], m["value"])} for m in part.get("metrics", []))
+        metrics.extend(
+            {**m, "value": metric_value(m["key"], m["value"])} for m in part.get("metrics", [])
+        )
         steps.extend(part.get("steps", []))
         config_paths.extend(part.get("config_files", []))
         applied = sorted(set(applied) | set(part.get("applied_seeds", [])))
@@ -292,7 +318,12 @@ def _assemble(
         if absolute in known_paths or not os.path.exists(absolute):
             return
         entry_io = IOEntry.capture(
-            store, relative_path(absolute, root), absolute, role=role, retention=options.retention, cache=cache
+            store,
+            relative_path(absolute, root),
+            absolute,
+            role=role,
+            retention=options.retention,
+            cache=cache,
         )
         table.setdefault(entry_io.name, entry_io)
         known_paths.add(absolute)
@@ -307,12 +338,18 @@ def _assemble(
     code_files = set(module_files) | ({os.path.abspath(entry)} if entry else set())
     for proc in processes:
         for path in proc.get("reads", []):
-            if path in written or path in code_files or path in config_set or path.endswith(_CODE_SUFFIXES):
+            if (
+                path in written
+                or path in code_files
+                or path in config_set
+                or path.endswith(_CODE_SUFFIXES)
+            ):
                 continue
             add(inputs, path, "data")
 
     config_entries = [
-        IOEntry.capture(store, f"config:{i}", p, role="file", cache=cache) for i, p in enumerate(config_paths)
+        IOEntry.capture(store, f"config:{i}", p, role="file", cache=cache)
+        for i, p in enumerate(config_paths)
     ]
     hashseed = next((p.get("pythonhashseed") for p in processes if p.get("env") is not None), None)
     if hashseed is None and options.seed is not None:

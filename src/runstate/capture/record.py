@@ -90,7 +90,13 @@ class IOEntry:
     step: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "path": self.path, "role": self.role, "step": self.step, **self.fingerprint.to_dict()}
+        return {
+            "name": self.name,
+            "path": self.path,
+            "role": self.role,
+            "step": self.step,
+            **self.fingerprint.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> IOEntry:

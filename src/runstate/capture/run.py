@@ -151,7 +151,13 @@ class Run:
         if role is None:
             role = "model" if name.startswith("model") else "data"
         entry = IOEntry.capture(
-            self.store, name, path, role=role, retention=retention, step=self._step_name(), cache=self._cache
+            self.store,
+            name,
+            path,
+            role=role,
+            retention=retention,
+            step=self._step_name(),
+            cache=self._cache,
         )
         self._record_io(self.inputs, entry)
         return os.fspath(path)
@@ -167,8 +173,9 @@ class Run:
         """Record something the run produced: a file or folder path, or raw bytes."""
         if key is not None or not isinstance(value, (str, os.PathLike, bytes)):
             raise UsageError(
-                f"output {name!r}: tables (and keys) are recorded by the data-state layer, which this "
-                "version does not have yet; write the table to a file and pass its path"
+                f"output {name!r}: tables (and keys) are recorded by the data-state layer, "
+                "which this version does not have yet; "
+                "write the table to a file and pass its path"
             )
         if isinstance(value, bytes):
             object_id = self.store.objects.put_bytes(value)
@@ -178,14 +185,23 @@ class Run:
             entry = IOEntry(name, f"<bytes:{name}>", "file", fingerprint, self._step_name())
         else:
             entry = IOEntry.capture(
-                self.store, name, value, role="file", retention=retention, step=self._step_name(), cache=self._cache
+                self.store,
+                name,
+                value,
+                role="file",
+                retention=retention,
+                step=self._step_name(),
+                cache=self._cache,
             )
         self._record_io(self.outputs, entry)
 
     def _record_io(self, table: dict[str, IOEntry], entry: IOEntry) -> None:
         """The one place inputs and outputs are recorded (the seam for table captures)."""
         previous = table.get(entry.name)
-        if previous is not None and previous.fingerprint.fingerprint != entry.fingerprint.fingerprint:
+        if (
+            previous is not None
+            and previous.fingerprint.fingerprint != entry.fingerprint.fingerprint
+        ):
             kind = "input" if table is self.inputs else "output"
             raise UsageError(f"{kind} {entry.name!r} was recorded twice with different content")
         table[entry.name] = entry
@@ -211,7 +227,9 @@ class Run:
     @contextmanager
     def _stage(self, name: str, code_hash: str | None) -> Iterator[StepRecord]:
         if self._current_step is not None:
-            raise UsageError(f"step {name!r} starts inside step {self._current_step.name!r}; steps do not nest")
+            raise UsageError(
+                f"step {name!r} starts inside step {self._current_step.name!r}; steps do not nest"
+            )
         if any(existing.name == name for existing in self.steps):
             raise UsageError(f"step {name!r} was already recorded in this run")
         record = StepRecord(name, code_hash, utc_now())
@@ -303,13 +321,19 @@ class Run:
 class _Step:
     """Both a context manager and a decorator; see :meth:`Run.step`."""
 
-    def __init__(self, run: Run, name: str, fn: Callable[..., Any] | None, frame: FrameType) -> None:
+    def __init__(
+        self, run: Run, name: str, fn: Callable[..., Any] | None, frame: FrameType
+    ) -> None:
         self._run, self._name, self._fn = run, name, fn
         self._frame_file, self._frame_line = frame.f_code.co_filename, frame.f_lineno
         self._context: Any = None
 
     def __enter__(self) -> StepRecord:
-        code_hash = _function_hash(self._fn) if self._fn else _with_block_hash(self._frame_file, self._frame_line)
+        code_hash = (
+            _function_hash(self._fn)
+            if self._fn
+            else _with_block_hash(self._frame_file, self._frame_line)
+        )
         self._context = self._run._stage(self._name, code_hash)
         record: StepRecord = self._context.__enter__()
         return record
@@ -346,10 +370,11 @@ def _with_block_hash(filename: str, line: int) -> str | None:
     except SyntaxError:
         return None
     for node in ast.walk(tree):
-        if isinstance(node, (ast.With, ast.AsyncWith)) and node.lineno <= line <= (node.end_lineno or node.lineno):
-            if any(item.context_expr.lineno == line for item in node.items) or node.lineno == line:
-                segment = ast.get_source_segment(source, node) or ""
-                return hash_bytes(inspect.cleandoc(segment).encode())
+        if not isinstance(node, (ast.With, ast.AsyncWith)):
+            continue
+        if line in {node.lineno, *(item.context_expr.lineno for item in node.items)}:
+            segment = ast.get_source_segment(source, node) or ""
+            return hash_bytes(inspect.cleandoc(segment).encode())
     return None
 
 

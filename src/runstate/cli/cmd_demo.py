@@ -8,6 +8,7 @@ import click
 
 from runstate.cli.output import console, emit_json, json_option, short
 
+_DETAILS_SHOWN = 3
 _STATUS_STYLE = {"succeeded": "green", "failed": "red", "interrupted": "yellow", "killed": "red"}
 
 
@@ -15,7 +16,7 @@ _STATUS_STYLE = {"succeeded": "green", "failed": "red", "interrupted": "yellow",
 @click.option(
     "--dir",
     "directory",
-    type=click.Path(file_okay=False),
+    type=click.Path(),
     help="Build the project here (a new or empty folder) instead of a temporary folder.",
 )
 @json_option
@@ -63,6 +64,7 @@ def _number(value: Any) -> str:
 def _render(result: Any) -> None:
     """The human summary of a :class:`~runstate.demo.driver.DemoResult`."""
     from rich.markup import escape
+    from rich.padding import Padding
     from rich.table import Table
 
     out = console()
@@ -72,44 +74,45 @@ def _render(result: Any) -> None:
     out.print()
     out.print("[bold]runstate demo[/]: a credit-scoring model, trained and scored under capture")
 
-    out.print("\n[bold]Runs[/] (newest last)")
-    runs = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 2, 0, 2))
-    for column in ("run", "job", "status", "state", "metrics", ""):
-        runs.add_column(column)
+    out.print("\n[bold]Runs[/] (oldest first)")
+    runs = Table(box=None, header_style="bold", padding=(0, 1), pad_edge=False)
+    for column in ("run", "job", "status", "state", ""):
+        runs.add_column(column, no_wrap=True)
     for run in result.runs:
         style = _STATUS_STYLE.get(run.status, "")
-        metrics = " · ".join(f"{k} {_number(v)}" for k, v in run.metrics.items())
-        note = f"[cyan]= {result.release}[/]" if run.id == baseline.id else ""
-        runs.add_row(
-            short(run.id, 13), run.name, f"[{style}]{run.status}[/]", short(run.state_id),
-            escape(metrics), note,
-        )  # fmt: skip
-    out.print(runs)
+        if run.id == baseline.id:
+            note = f"[cyan]released as {result.release}[/]"
+        elif run.id == changed.id:
+            note = "after the change"
+        else:
+            note = escape(" · ".join(f"{k} {_number(v)}" for k, v in run.metrics.items()))
+        status = f"[{style}]{run.status}[/]" if style else run.status
+        runs.add_row(short(run.id, 13), escape(run.name), status, short(run.state_id), note)
+    out.print(Padding(runs, (0, 0, 0, 2), expand=False))
 
     out.print("\n[bold]What the demo changed[/] before the last run")
     for edit in result.edits:
         out.print(f"  {escape(edit)}")
 
-    out.print(f"\n[bold]State[/] of {result.release} and of the last run, component by component")
-    table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 2, 0, 2))
+    out.print(f"\n[bold]State components[/] of {result.release} and of the last run")
+    table = Table(box=None, header_style="bold", padding=(0, 1), pad_edge=False)
     for column in ("component", result.release, "last run", ""):
-        table.add_column(column, overflow="fold")
-    names = sorted(set(baseline.components) | set(changed.components))
-    for name in names:
+        table.add_column(column, no_wrap=True)
+    for name in sorted(set(baseline.components) | set(changed.components)):
         a, b = baseline.components.get(name), changed.components.get(name)
-        if a == b:
-            verdict = "[dim]same[/]"
-        else:
-            details = result.changes.get(name, [])
-            shown = "; ".join(details[:3]) + (f"; +{len(details) - 3} more" if len(details) > 3 else "")
-            verdict = f"[yellow]changed[/]: {escape(shown)}" if shown else "[yellow]changed[/]"
+        verdict = "[dim]same[/]" if a == b else "[yellow]changed[/]"
         table.add_row(escape(name), short(a), short(b), verdict)
-    out.print(table)
-    states = "same state" if baseline.state_id == changed.state_id else "different states"
-    out.print(
-        f"  state {short(baseline.state_id)} → {short(changed.state_id)} ({states}); "
-        f"changed components: {escape(', '.join(result.changed_components) or 'none')}"
-    )
+    out.print(Padding(table, (0, 0, 0, 2), expand=False))
+    for name in result.changed_components:
+        details = result.changes.get(name, [])
+        shown = details[:_DETAILS_SHOWN] + (
+            [f"… and {len(details) - _DETAILS_SHOWN} more"] if len(details) > _DETAILS_SHOWN else []
+        )
+        for index, line in enumerate(shown or ["(content differs)"]):
+            label = f"{name}:" if index == 0 else ""
+            out.print(f"  {escape(label):<16}{escape(_clip(line, 60))}")
+    states = "the same state" if baseline.state_id == changed.state_id else "different states"
+    out.print(f"  → {short(baseline.state_id)} and {short(changed.state_id)} are {states}")
 
     out.print(f"\n[bold]Metrics[/] of {result.release} → the last run")
     for key in sorted(set(baseline.metrics) | set(changed.metrics)):
@@ -117,14 +120,17 @@ def _render(result: Any) -> None:
         delta = ""
         if isinstance(before, float) and isinstance(after, float):
             delta = f"  ({after - before:+.4f})"
-        out.print(f"  {escape(key):<16} {_number(before)} → {_number(after)}{delta}")
+        out.print(f"  {escape(key):<16}{_number(before)} → {_number(after)}{delta}")
 
     out.print("\n[bold]Where everything is[/]")
-    out.print(f"  project  {project}  [dim](kept; delete it when you are done)[/]")
+    out.print(f"  project  {project}  [dim](kept: delete it when you are done)[/]")
     out.print(f"  store    {escape(str(result.store))}")
-    git = f"commit {result.git_commit[:10]} + the uncommitted edit" if result.git_commit else "not used"
+    git = (
+        f"commit {result.git_commit[:10]}, plus the uncommitted edit"
+        if result.git_commit
+        else "not used"
+    )
     out.print(f"  git      {git}")
-    out.print(f"  release  {result.release} → run {short(baseline.id, 13)}")
 
     out.print("\n[bold]Next steps[/]")
     for command in (
@@ -134,3 +140,7 @@ def _render(result: Any) -> None:
         f"runstate show {result.release}",
     ):
         out.print(f"  {command}")
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -16,7 +16,12 @@ def release_group() -> None:
 @release_group.command("create")
 @click.argument("name")
 @click.option("--run", "run_ref", required=True, help="Run id/prefix, NAME@vN, alias or latest.")
-@click.option("--sign", "sign_key", type=click.Path(dir_okay=False), help="Ed25519 private key (PEM) to sign with.")
+@click.option(
+    "--sign",
+    "sign_key",
+    type=click.Path(dir_okay=False),
+    help="Ed25519 private key (PEM) to sign with.",
+)
 @json_option
 def release_create(name: str, run_ref: str, sign_key: str | None, as_json: bool) -> None:
     """Create the next version of release NAME from a run.
@@ -35,7 +40,10 @@ def release_create(name: str, run_ref: str, sign_key: str | None, as_json: bool)
         emit_json({"schema": "runstate.release/v1", **release.to_dict()})
     else:
         signed = f", signed by key {release.key_id}" if release.signature else ""
-        click.echo(f"created {release.ref} from run {release.run_id} (state {short(release.state_id)}{signed})")
+        click.echo(
+            f"created {release.ref} from run {release.run_id} "
+            f"(state {short(release.state_id)}{signed})"
+        )
 
 
 @release_group.command("list")
@@ -63,8 +71,14 @@ def release_list(name: str | None, as_json: bool) -> None:
     for column in ("release", "run", "state", "created (UTC)", "by", "signed"):
         table.add_column(column)
     for r in releases:
-        table.add_row(r.ref, short(r.run_id, 13), short(r.state_id), r.created_at[:19].replace("T", " "),
-                      r.created_by, r.key_id or "-")
+        table.add_row(
+            r.ref,
+            short(r.run_id, 13),
+            short(r.state_id),
+            r.created_at[:19].replace("T", " "),
+            r.created_by,
+            r.key_id or "-",
+        )
     console().print(table)
 
 
@@ -103,7 +117,7 @@ def release_show(ref: str, as_json: bool) -> None:
 
 @click.group("alias")
 def alias_group() -> None:
-    """Movable labels (e.g. production) that point at releases; every move is logged."""
+    """Movable labels such as production that point at releases; every move is logged."""
 
 
 @alias_group.command("set")
@@ -121,8 +135,15 @@ def alias_set(alias: str, ref: str, as_json: bool) -> None:
 
     release, previous = set_alias(Store.open(), alias, ref)
     if as_json:
-        emit_json({"schema": "runstate.alias/v1", "alias": alias, "target": release.ref, "previous": previous,
-                   "run_id": release.run_id})
+        emit_json(
+            {
+                "schema": "runstate.alias/v1",
+                "alias": alias,
+                "target": release.ref,
+                "previous": previous,
+                "run_id": release.run_id,
+            }
+        )
     else:
         moved = f" (was {previous})" if previous else ""
         click.echo(f"{alias} -> {release.ref}{moved}")
@@ -141,13 +162,27 @@ def alias_list(history: bool, as_json: bool) -> None:
     """
     metadata = Store.open().metadata
     aliases = [
-        {"alias": a["name"], "target": f"{a['release_name']}@v{a['release_version']}", "updated_at": a["updated_at"]}
+        {
+            "alias": a["name"],
+            "target": f"{a['release_name']}@v{a['release_version']}",
+            "updated_at": a["updated_at"],
+        }
         for a in metadata.aliases()
     ]
-    moves = [
-        {"alias": m["alias"], "previous": m["previous"], "target": m["target"], "at": m["at"], "by": m["by"]}
-        for m in metadata.alias_history()
-    ] if history else None
+    moves = (
+        [
+            {
+                "alias": m["alias"],
+                "previous": m["previous"],
+                "target": m["target"],
+                "at": m["at"],
+                "by": m["by"],
+            }
+            for m in metadata.alias_history()
+        ]
+        if history
+        else None
+    )
     if as_json:
         document = {"schema": "runstate.aliases/v1", "aliases": aliases}
         if moves is not None:
@@ -156,7 +191,10 @@ def alias_list(history: bool, as_json: bool) -> None:
         return
     if moves is not None:
         for move in moves:
-            click.echo(f"{move['at'][:19]}  {move['alias']}: {move['previous'] or '(new)'} -> {move['target']}  by {move['by']}")
+            click.echo(
+                f"{move['at'][:19]}  {move['alias']}: {move['previous'] or '(new)'} "
+                f"-> {move['target']}  by {move['by']}"
+            )
         return
     if not aliases:
         click.echo("no aliases yet: `runstate alias set production NAME@vN`")
@@ -183,7 +221,14 @@ def key_generate(path: str, as_json: bool) -> None:
 
     key_id, public_path = generate_key(path)
     if as_json:
-        emit_json({"schema": "runstate.key/v1", "key_id": key_id, "private_key": path, "public_key": public_path})
+        emit_json(
+            {
+                "schema": "runstate.key/v1",
+                "key_id": key_id,
+                "private_key": path,
+                "public_key": public_path,
+            }
+        )
     else:
         click.echo(f"key {key_id}: private {path}, public {public_path}")
 
@@ -223,7 +268,12 @@ def key_list(as_json: bool) -> None:
     """
     keys = Store.open().config.get("trusted_keys", {})
     if as_json:
-        emit_json({"schema": "runstate.keys/v1", "keys": [{"key_id": k, "public_key_hex": v} for k, v in sorted(keys.items())]})
+        emit_json(
+            {
+                "schema": "runstate.keys/v1",
+                "keys": [{"key_id": k, "public_key_hex": v} for k, v in sorted(keys.items())],
+            }
+        )
         return
     for identifier in sorted(keys):
         click.echo(identifier)

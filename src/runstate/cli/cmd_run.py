@@ -15,11 +15,21 @@ from runstate.capture.launcher import LaunchOptions, launch, parse_param
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
 @click.option("--name", help="Job name (default: the script's name).")
-@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter (JSON values parse).")
-@click.option("--seed", type=int, help="Seed random, NumPy and PyTorch; sets PYTHONHASHSEED if unset.")
-@click.option("--input", "inputs", multiple=True, metavar="PATH", help="Declare an input file or folder.")
-@click.option("--output", "outputs", multiple=True, metavar="PATH", help="Declare an output file or folder.")
-@click.option("--config", "config_files", multiple=True, metavar="PATH", help="A config file the run uses.")
+@click.option(
+    "--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter (JSON values parse)."
+)
+@click.option(
+    "--seed", type=int, help="Seed random, NumPy and PyTorch; sets PYTHONHASHSEED if unset."
+)
+@click.option(
+    "--input", "inputs", multiple=True, metavar="PATH", help="Declare an input file or folder."
+)
+@click.option(
+    "--output", "outputs", multiple=True, metavar="PATH", help="Declare an output file or folder."
+)
+@click.option(
+    "--config", "config_files", multiple=True, metavar="PATH", help="A config file the run uses."
+)
 @click.option(
     "--retention",
     type=click.Choice(["full", "fingerprint"]),
@@ -27,7 +37,9 @@ from runstate.capture.launcher import LaunchOptions, launch, parse_param
     show_default=True,
     help="Store input/output bytes (full) or only fingerprints.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the recorded run as JSON after the command.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the recorded run as JSON after the command."
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 def run_cmd(
     name: str | None,

@@ -15,7 +15,9 @@ _STATUS_STYLE = {"succeeded": "green", "failed": "red", "interrupted": "yellow",
 
 @click.command("runs")
 @click.option("--name", help="Only runs of this job name.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100000), help="How many runs.")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 100000), help="How many runs."
+)
 @json_option
 def runs_cmd(name: str | None, limit: int, as_json: bool) -> None:
     """List recent runs, newest first.
@@ -52,8 +54,21 @@ def runs_cmd(name: str | None, limit: int, as_json: bool) -> None:
 
 
 def _run_summary(row: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "name", "kind", "status", "exit_code", "started_at", "ended_at", "duration_ms", "state_id",
-            "parent_id", "host", "user", "command")
+    keys = (
+        "id",
+        "name",
+        "kind",
+        "status",
+        "exit_code",
+        "started_at",
+        "ended_at",
+        "duration_ms",
+        "state_id",
+        "parent_id",
+        "host",
+        "user",
+        "command",
+    )
     return {key: row[key] for key in keys}
 
 
@@ -61,19 +76,28 @@ def _component_summary(name: str, body: dict[str, Any]) -> str:
     kind = name.split(":")[0]
     if kind == "env":
         python = body.get("python", {})
-        return f"Python {python.get('version')} · {len(body.get('packages', {}))} packages · {body.get('platform', {}).get('system')}"
+        packages = len(body.get("packages", {}))
+        system = body.get("platform", {}).get("system")
+        return f"Python {python.get('version')} · {packages} packages · {system}"
     if kind == "code":
         git = body.get("git") or {}
-        where = f"git {short(git.get('commit'), 10)}{' (dirty)' if git.get('dirty') else ''}" if git else "no git"
+        where = (
+            f"git {short(git.get('commit'), 10)}{' (dirty)' if git.get('dirty') else ''}"
+            if git
+            else "no git"
+        )
         return f"{where} · {len(body.get('files', {}))} project files"
     if kind == "config":
         params = body.get("params", {})
         shown = ", ".join(f"{k}={v!r}" for k, v in list(params.items())[:4])
         return f"{len(params)} params ({shown}) · {len(body.get('files', {}))} files"
     if kind == "seeds":
-        return f"seed={body.get('seed')} applied to {', '.join(body.get('applied', [])) or 'nothing'}; PYTHONHASHSEED={body.get('pythonhashseed')}"
+        applied = ", ".join(body.get("applied", [])) or "nothing"
+        hashseed = body.get("pythonhashseed")
+        return f"seed={body.get('seed')} applied to {applied}; PYTHONHASHSEED={hashseed}"
     if kind in ("data", "model"):
-        return f"{body.get('path')} · {body.get('kind')} · {human_bytes(body.get('size'))} · {short(body.get('fingerprint'))}"
+        size, fingerprint = human_bytes(body.get("size")), short(body.get("fingerprint"))
+        return f"{body.get('path')} · {body.get('kind')} · {size} · {fingerprint}"
     return ""
 
 
@@ -102,24 +126,42 @@ def show_cmd(run_ref: str, name: str | None, as_json: bool) -> None:
         for comp_name, comp_id in record["state"]["components"].items()
     }
     if as_json:
-        emit_json({"schema": "runstate.run/v1", "record_id": row["record_id"], "record": record, "components": components})
+        emit_json(
+            {
+                "schema": "runstate.run/v1",
+                "record_id": row["record_id"],
+                "record": record,
+                "components": components,
+            }
+        )
         return
     out = console()
     style = _STATUS_STYLE.get(record["status"], "")
     out.print(f"[bold]run {record['id']}[/]  {record['name']}  [{style}]{record['status']}[/]")
-    out.print(f"  started {record['started_at']}  took {record['duration_ms'] / 1000:.2f}s  by {record['user']}@{record['host']}")
+    out.print(
+        f"  started {record['started_at']}  took {record['duration_ms'] / 1000:.2f}s  "
+        f"by {record['user']}@{record['host']}"
+    )
     if record.get("command"):
         out.print(f"  command: {' '.join(record['command'])}", markup=False)
     if record.get("exit_code") not in (None, 0):
         out.print(f"  exit code {record['exit_code']}")
     out.print(f"  state {record['state']['id']}")
     for comp_name, comp in components.items():
-        out.print(f"    {comp_name:<16} {short(comp['id'])}  {_component_summary(comp_name, comp['body'])}", markup=False)
+        out.print(
+            f"    {comp_name:<16} {short(comp['id'])}  "
+            f"{_component_summary(comp_name, comp['body'])}",
+            markup=False,
+        )
     for label in ("inputs", "outputs"):
         if record.get(label):
             out.print(f"  {label}:")
             for item in record[label]:
-                out.print(f"    {item['name']:<24} {item['kind']:<6} {human_bytes(item.get('size')):>10}  {short(item['fingerprint'])}", markup=False)
+                out.print(
+                    f"    {item['name']:<24} {item['kind']:<6} "
+                    f"{human_bytes(item.get('size')):>10}  {short(item['fingerprint'])}",
+                    markup=False,
+                )
     if record.get("metrics"):
         out.print("  metrics:")
         for metric in record["metrics"]:
@@ -127,7 +169,11 @@ def show_cmd(run_ref: str, name: str | None, as_json: bool) -> None:
     if record.get("steps"):
         out.print("  steps:")
         for step in record["steps"]:
-            out.print(f"    {step['name']:<24} {step['status']:<10} {step['duration_ms']} ms  code {short(step.get('code_hash'))}", markup=False)
+            out.print(
+                f"    {step['name']:<24} {step['status']:<10} {step['duration_ms']} ms  "
+                f"code {short(step.get('code_hash'))}",
+                markup=False,
+            )
     if record.get("stderr_tail") and record["status"] != "succeeded":
         tail = record["stderr_tail"].strip().splitlines()[-10:]
         out.print("  stderr (last lines):")

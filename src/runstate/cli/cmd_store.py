@@ -16,7 +16,9 @@ from runstate.store.store import Store
 @click.option("--metadata-url", help="Database URL for metadata (default: SQLite in .runstate/).")
 @click.option("--objects-url", help="fsspec URL for objects (default: .runstate/objects).")
 @json_option
-def init_cmd(project: str, metadata_url: str | None, objects_url: str | None, as_json: bool) -> None:
+def init_cmd(
+    project: str, metadata_url: str | None, objects_url: str | None, as_json: bool
+) -> None:
     """Create a store (.runstate/) in PROJECT (default: the current folder).
 
     \b
@@ -86,7 +88,12 @@ def verify_cmd(as_json: bool) -> None:
 
 
 @click.command("gc")
-@click.option("--grace", default=3600.0, show_default=True, help="Spare objects younger than this many seconds.")
+@click.option(
+    "--grace",
+    default=3600.0,
+    show_default=True,
+    help="Spare objects younger than this many seconds.",
+)
 @click.option("--dry-run", is_flag=True, help="Count what would be removed, remove nothing.")
 @json_option
 def gc_cmd(grace: float, dry_run: bool, as_json: bool) -> None:
@@ -110,6 +117,7 @@ def gc_cmd(grace: float, dry_run: bool, as_json: bool) -> None:
         return
     verb = "would remove" if dry_run else "removed"
     click.echo(
-        f"{verb} {report.deleted} of {report.objects_total} objects ({human_bytes(report.bytes_freed)}); "
+        f"{verb} {report.deleted} of {report.objects_total} objects "
+        f"({human_bytes(report.bytes_freed)}); "
         f"{report.reachable} reachable, {report.spared_recent} unreachable but recent"
     )

@@ -71,9 +71,14 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Abort:
         click.echo("runstate: interrupted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        # One line, like every other error: what is wrong and where to read more.
+        where = exc.ctx.command_path if exc.ctx is not None else "runstate"
+        click.echo(f"runstate: error: {exc.format_message()} (see '{where} --help')", err=True)
+        sys.exit(2)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
+        click.echo(f"runstate: error: {exc.format_message()}", err=True)
+        sys.exit(2)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except BrokenPipeError:

@@ -21,7 +21,9 @@ def emit_json(document: dict[str, Any]) -> None:
 
 
 def json_option(fn: Any) -> Any:
-    return click.option("--json", "as_json", is_flag=True, help="Print a JSON document instead of text.")(fn)
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print a JSON document instead of text."
+    )(fn)
 
 
 def console(stderr: bool = False) -> Any:

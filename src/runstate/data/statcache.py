@@ -55,7 +55,8 @@ class StatCache:
         upper = prefix + "\U0010ffff"
         try:
             rows = self._db.execute(
-                "SELECT path, ino, size, mtime_ns, ctime_ns, hash FROM stat WHERE path >= ? AND path < ?",
+                "SELECT path, ino, size, mtime_ns, ctime_ns, hash FROM stat"
+                " WHERE path >= ? AND path < ?",
                 (prefix, upper),
             ).fetchall()
         except sqlite3.Error:
@@ -75,7 +76,9 @@ class StatCache:
             return None
         return str(row[4])
 
-    def put_many(self, entries: Iterable[tuple[str, StatKey, str]], hashing_started_ns: int) -> None:
+    def put_many(
+        self, entries: Iterable[tuple[str, StatKey, str]], hashing_started_ns: int
+    ) -> None:
         if self._db is None:
             return
         cutoff = hashing_started_ns - RACY_NS

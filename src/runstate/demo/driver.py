@@ -7,7 +7,7 @@ driver then reads back what the store recorded; it never builds a record itself.
 
 The story, in :func:`run_demo`:
 
-1. copy ``project/`` to the folder, ``git init`` and commit it;
+1. copy ``project-template/`` to the folder, ``git init`` and commit it;
 2. ``runstate init``; ``python generate.py`` (not captured: it only makes the data);
 3. train and score under capture; freeze the scoring run as release ``scoring@v1``;
 4. change one line of ``preprocess.py`` (left uncommitted, as people do) and the
@@ -49,6 +49,9 @@ THRESHOLD_BEFORE, THRESHOLD_AFTER = 0.5, 0.6
 EDITED_FILE = "preprocess.py"
 LINE_BEFORE = "AGE_MIN, AGE_MAX = 18, 75  # ages outside this range are clipped"
 LINE_AFTER = "AGE_MIN, AGE_MAX = 18, 65  # ages outside this range are clipped"
+#: The template's folder name is not a Python identifier on purpose: mypy then checks its
+#: files as the top-level scripts they are (``from preprocess import …`` resolves).
+TEMPLATE_DIR = "project-template"
 _REQUIRED = {"numpy": "numpy", "sklearn": "scikit-learn"}
 _RENAMED = {"gitignore": ".gitignore"}  # dot files are awkward as package data
 _OUTPUT_TAIL_LINES = 20
@@ -138,9 +141,7 @@ def check_requirements() -> None:
     """The demo trains with scikit-learn on NumPy arrays: refuse early without them."""
     missing = [pip for module, pip in _REQUIRED.items() if importlib.util.find_spec(module) is None]
     if missing:
-        raise UsageError(
-            f"the demo needs {' and '.join(missing)}: pip install 'runstate[demo]'"
-        )
+        raise UsageError(f"the demo needs {' and '.join(missing)}: pip install 'runstate[demo]'")
 
 
 def prepare_folder(directory: str | os.PathLike[str] | None) -> Path:
@@ -162,7 +163,7 @@ def prepare_folder(directory: str | os.PathLike[str] | None) -> Path:
 def copy_template(target: Path) -> list[str]:
     """Copy the template project into ``target``; returns the names written."""
     written = []
-    template = resources.files(__package__ or "runstate.demo").joinpath("project")
+    template = resources.files(__package__ or "runstate.demo").joinpath(TEMPLATE_DIR)
     for item in sorted(template.iterdir(), key=lambda entry: entry.name):
         if not item.is_file() or item.name.startswith(".") or item.name.endswith(".pyc"):
             continue
@@ -293,7 +294,9 @@ def edit_line(path: Path, before: str, after: str) -> None:
     lines = path.read_text().splitlines(keepends=True)
     matches = [i for i, line in enumerate(lines) if line.rstrip("\r\n") == before]
     if len(matches) != 1:
-        raise DemoStepFailed(f"{path}: expected the line {before!r} once, found it {len(matches)} times")
+        raise DemoStepFailed(
+            f"{path}: expected the line {before!r} once, found it {len(matches)} times"
+        )
     index = matches[0]
     lines[index] = after + lines[index][len(before) :]
     path.write_text("".join(lines))
@@ -314,7 +317,9 @@ def _leaf_changes(before: Any, after: Any, prefix: str = "") -> list[tuple[str, 
 
 
 def _is_digest(value: Any) -> bool:
-    return isinstance(value, str) and len(value) >= 32 and all(c in "0123456789abcdef" for c in value)
+    return (
+        isinstance(value, str) and len(value) >= 32 and all(c in "0123456789abcdef" for c in value)
+    )
 
 
 def describe_change(path: str, before: Any, after: Any) -> str:
@@ -329,7 +334,9 @@ def describe_change(path: str, before: Any, after: Any) -> str:
     return f"{path}: {shown[0]} → {shown[1]}"
 
 
-def compare_components(project: Path, a: DemoRun, b: DemoRun) -> tuple[list[str], dict[str, list[str]]]:
+def compare_components(
+    project: Path, a: DemoRun, b: DemoRun
+) -> tuple[list[str], dict[str, list[str]]]:
     """The components whose ids differ between two runs, and what differs inside each."""
     from runstate.store.store import Store
 
@@ -340,8 +347,8 @@ def compare_components(project: Path, a: DemoRun, b: DemoRun) -> tuple[list[str]
     try:
         for name in changed:
             ids = (a.components.get(name), b.components.get(name))
-            bodies = [store.load_json(i)["body"] if i else None for i in ids]
-            details[name] = [describe_change(*change) for change in _leaf_changes(*bodies)]
+            before, after = (store.load_json(i)["body"] if i else None for i in ids)
+            details[name] = [describe_change(*change) for change in _leaf_changes(before, after)]
     finally:
         store.close()
     return changed, details
@@ -350,7 +357,9 @@ def compare_components(project: Path, a: DemoRun, b: DemoRun) -> tuple[list[str]
 # -- the story ---------------------------------------------------------------------------------
 
 
-def run_demo(directory: str | os.PathLike[str] | None, progress: Progress | None = None) -> DemoResult:
+def run_demo(
+    directory: str | os.PathLike[str] | None, progress: Progress | None = None
+) -> DemoResult:
     """Build, capture, release, change and re-capture the demo project; see the module doc."""
     say = progress or (lambda _message: None)
     check_requirements()
@@ -359,8 +368,8 @@ def run_demo(directory: str | os.PathLike[str] | None, progress: Progress | None
 
     files = copy_template(project)
     commit = init_git(project)
-    where = f"git commit {commit[:10]}" if commit else "git unavailable: code is captured from files"
-    say(f"copied {len(files)} files ({', '.join(f for f in files if f.endswith('.py'))}); {where}")
+    where = f"committed it to git ({commit[:10]})" if commit else "git unavailable: not versioned"
+    say(f"copied the project template ({len(files)} files); {where}")
 
     from runstate.store.releases import create_release
     from runstate.store.store import Store
@@ -396,7 +405,9 @@ def run_demo(directory: str | os.PathLike[str] | None, progress: Progress | None
     say(f"changed one line of {EDITED_FILE} (uncommitted) and the threshold param")
 
     after = {"threshold": THRESHOLD_AFTER}
-    say(f"scoring again (captured): runstate run --name score --param threshold={THRESHOLD_AFTER} …")
+    say(
+        f"scoring again (captured): runstate run --name score --param threshold={THRESHOLD_AFTER} …"
+    )
     result.runs.append(captured(project, "score", "score.py", after))
 
     result.changed_components, result.changes = compare_components(

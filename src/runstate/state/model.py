@@ -91,7 +91,9 @@ class Component:
 
 
 def _leaf(name: str, component_id: str) -> bytes:
-    return blake3.blake3(b"\x00" + name.encode("utf-8") + b"\x00" + bytes.fromhex(component_id)).digest()
+    return blake3.blake3(
+        b"\x00" + name.encode("utf-8") + b"\x00" + bytes.fromhex(component_id)
+    ).digest()
 
 
 def _root(leaves: list[bytes]) -> bytes:

@@ -36,7 +36,9 @@ def fsync_dir(folder: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(final: str | os.PathLike[str], data: bytes, *, exclusive: bool = False) -> bool:
+def atomic_write_bytes(
+    final: str | os.PathLike[str], data: bytes, *, exclusive: bool = False
+) -> bool:
     """Write ``data`` to ``final`` atomically; return False if ``exclusive`` and it exists.
 
     ``exclusive`` is for content-addressed files: if the final name already exists it

@@ -28,7 +28,7 @@ from typing import Any
 from runstate.errors import ObjectMissing
 from runstate.state.model import COMPONENT_SCHEMA, ExecutionState
 from runstate.store.journal import Lease
-from runstate.store.objects import LocalObjectStore, is_object_id
+from runstate.store.objects import LocalObjectStore
 from runstate.store.releases import MANIFEST_SCHEMA, list_releases
 from runstate.store.store import Store
 
@@ -39,7 +39,9 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # corrupt-object, missing-object, bad-record, bad-state, bad-release, broken-chain, bad-signature
+    # corrupt-object, missing-object, bad-record, bad-state, bad-release, broken-chain,
+    # bad-signature
+    kind: str
     subject: str
     detail: str
 
@@ -94,12 +96,18 @@ def _io_refs(store: Store, item: dict[str, Any]) -> Iterator[tuple[str, bool]]:
     if not object_id:
         return
     yield object_id, True
-    if item.get("kind") == "folder" and item.get("retention") == "full" and store.objects.has(object_id):
+    if (
+        item.get("kind") == "folder"
+        and item.get("retention") == "full"
+        and store.objects.has(object_id)
+    ):
         for digest in _folder_blobs(store, object_id):
             yield digest, True
 
 
-def references(store: Store, kind: str, document: dict[str, Any]) -> Iterator[tuple[str, str, bool]]:
+def references(
+    store: Store, kind: str, document: dict[str, Any]
+) -> Iterator[tuple[str, str, bool]]:
     """``(object id, its kind, required)`` that ``document`` (of ``kind``) names."""
     if kind == "record":
         for component_id in document["state"]["components"].values():
@@ -159,14 +167,18 @@ def _walk(store: Store, problems: list[Problem] | None) -> set[str]:
             document = json.loads(store.objects.get_bytes(object_id))
         except (ValueError, ObjectMissing) as exc:
             if problems is not None:
-                problems.append(Problem("bad-record", object_id, f"{kind} named by {who} is unreadable: {exc}"))
+                problems.append(
+                    Problem("bad-record", object_id, f"{kind} named by {who} is unreadable: {exc}")
+                )
             continue
         try:
             for child, child_kind, _required in references(store, kind, document):
                 stack.append((child, child_kind, f"{kind} {object_id[:12]}"))
         except (KeyError, TypeError, ValueError, ObjectMissing) as exc:
             if problems is not None:
-                problems.append(Problem("bad-record", object_id, f"{kind} named by {who} is malformed: {exc}"))
+                problems.append(
+                    Problem("bad-record", object_id, f"{kind} named by {who} is malformed: {exc}")
+                )
     return seen
 
 
@@ -176,7 +188,9 @@ def verify_store(store: Store, progress: Progress | None = None) -> VerifyReport
     ids = list(store.objects.iter_ids())
     for index, object_id in enumerate(ids, 1):
         if not store.objects.verify(object_id):
-            problems.append(Problem("corrupt-object", object_id, "bytes no longer match the object id"))
+            problems.append(
+                Problem("corrupt-object", object_id, "bytes no longer match the object id")
+            )
         if progress is not None:
             progress("objects", index, len(ids))
     report.objects_checked = len(ids)
@@ -195,7 +209,9 @@ def _verify_runs(store: Store, report: VerifyReport) -> None:
             report.problems.append(Problem("bad-state", state_id, str(exc)))
             continue
         if recomputed != state_id:
-            report.problems.append(Problem("bad-state", state_id, f"Merkle root recomputes to {recomputed}"))
+            report.problems.append(
+                Problem("bad-state", state_id, f"Merkle root recomputes to {recomputed}")
+            )
     for row in store.metadata.iter_runs():
         report.runs_checked += 1
         subject = f"run {row['id']}"
@@ -204,16 +220,25 @@ def _verify_runs(store: Store, report: VerifyReport) -> None:
         except (ObjectMissing, ValueError):
             continue  # already reported by the walk
         if record.get("id") != row["id"] or record.get("state", {}).get("id") != row["state_id"]:
-            report.problems.append(Problem("bad-record", subject, "record does not match its row (id or state)"))
+            report.problems.append(
+                Problem("bad-record", subject, "record does not match its row (id or state)")
+            )
         if states.get(row["state_id"]) != record.get("state", {}).get("components"):
-            report.problems.append(Problem("bad-state", subject, "state components differ from the record"))
+            report.problems.append(
+                Problem("bad-state", subject, "state components differ from the record")
+            )
         for name, component_id in record.get("state", {}).get("components", {}).items():
             try:
                 document = store.load_json(component_id)
             except (ObjectMissing, ValueError):
                 continue
-            if document.get("schema") != COMPONENT_SCHEMA or document.get("kind") != name.split(":")[0]:
-                report.problems.append(Problem("bad-record", subject, f"component {name} is not a {name} component"))
+            if (
+                document.get("schema") != COMPONENT_SCHEMA
+                or document.get("kind") != name.split(":")[0]
+            ):
+                report.problems.append(
+                    Problem("bad-record", subject, f"component {name} is not a {name} component")
+                )
 
 
 def _verify_releases(store: Store, report: VerifyReport) -> None:
@@ -238,35 +263,65 @@ def _verify_releases(store: Store, report: VerifyReport) -> None:
         }
         for key, value in expected.items():
             if manifest.get(key) != value:
-                report.problems.append(Problem("bad-release", subject, f"manifest {key} is {manifest.get(key)!r}, row says {value!r}"))
+                report.problems.append(
+                    Problem(
+                        "bad-release",
+                        subject,
+                        f"manifest {key} is {manifest.get(key)!r}, row says {value!r}",
+                    )
+                )
         if manifest.get("state", {}).get("id") != release.state_id:
-            report.problems.append(Problem("bad-release", subject, "manifest state differs from the row"))
+            report.problems.append(
+                Problem("bad-release", subject, "manifest state differs from the row")
+            )
         link = previous.get(release.name)
         if release.previous_id != link:
-            report.problems.append(Problem("broken-chain", subject, f"links to {release.previous_id}, predecessor is {link}"))
+            report.problems.append(
+                Problem(
+                    "broken-chain",
+                    subject,
+                    f"links to {release.previous_id}, predecessor is {link}",
+                )
+            )
         previous[release.name] = release.manifest_id
         if release.signature:
             public = trusted.get(release.key_id or "")
             if public is None:
-                report.problems.append(Problem("bad-signature", subject, f"signed by key {release.key_id}, which is not pinned"))
+                report.problems.append(
+                    Problem(
+                        "bad-signature",
+                        subject,
+                        f"signed by key {release.key_id}, which is not pinned",
+                    )
+                )
             elif not verify_signature(public, release.signature, raw):
-                report.problems.append(Problem("bad-signature", subject, "signature does not verify"))
+                report.problems.append(
+                    Problem("bad-signature", subject, "signature does not verify")
+                )
 
 
 def collect_garbage(
-    store: Store, grace_seconds: float = 3600.0, dry_run: bool = False, progress: Progress | None = None
+    store: Store,
+    grace_seconds: float = 3600.0,
+    dry_run: bool = False,
+    progress: Progress | None = None,
 ) -> GcReport:
     report = GcReport(dry_run=dry_run)
     now = time.time()
     cutoff = now - grace_seconds
+    live_runs = set()
     for path, started, alive in Lease.live(store.leases_dir):
+        run_id = os.path.basename(path)[: -len(".json")]
         if alive:
             cutoff = min(cutoff, started - 1.0)
+            live_runs.add(run_id)
         elif not dry_run:
             try:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+    if not dry_run:
+        _remove_stale_report_dirs(store, live_runs, cutoff)
     reachable = _walk(store, None)
     report.reachable = len(reachable)
     ids = list(store.objects.iter_ids())
@@ -298,6 +353,25 @@ def collect_garbage(
     return report
 
 
+def _remove_stale_report_dirs(store: Store, live_runs: set[str], cutoff: float) -> None:
+    """Report folders of launcher captures that were killed (their lease is gone)."""
+    import shutil
+
+    try:
+        names = os.listdir(store.cache_dir)
+    except FileNotFoundError:
+        return
+    for name in names:
+        folder = store.cache_dir / name
+        if not name.startswith("run-") or name[4:] in live_runs:
+            continue
+        try:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except FileNotFoundError:
+            continue
+
+
 def _delete_if_still_old(store: Store, object_id: str, cutoff: float) -> int | None:
     objects = store.objects
     if not isinstance(objects, LocalObjectStore):
@@ -316,7 +390,3 @@ def _delete_if_still_old(store: Store, object_id: str, cutoff: float) -> int | N
         return None
     os.unlink(aside)
     return st.st_size
-
-
-def is_reachable(store: Store, object_id: str) -> bool:
-    return is_object_id(object_id) and object_id in _walk(store, None)

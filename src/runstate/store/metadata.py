@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, and_, create_engine, event, func, insert, select, text
@@ -39,10 +40,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: Connection) -> None:
-    # Take SQLite's write lock at BEGIN so two writers queue on busy_timeout instead of
-    # one failing with "database is locked" when it tries to upgrade a read lock.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _begin(connection: Connection) -> None:
+    # Writers take SQLite's write lock at BEGIN so that two of them queue on busy_timeout
+    # instead of one failing with "database is locked" when it upgrades a read lock;
+    # readers begin deferred and never wait for writers (WAL).
+    writing = connection.get_execution_options().get("runstate_write", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
 class MetadataStore:
@@ -55,12 +58,14 @@ class MetadataStore:
             if self.dialect == "sqlite":
                 self.engine: Engine = create_engine(url, connect_args={"timeout": 60})
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-                event.listen(self.engine, "begin", _begin_immediate)
+                event.listen(self.engine, "begin", _begin)
             else:
                 self.engine = create_engine(url, pool_pre_ping=True)
             self._migrate()
         except sa_exc.DatabaseError as exc:
-            raise StoreCorrupt(f"metadata database {self._safe_url()}: {_first_line(exc)}") from None
+            raise StoreCorrupt(
+                f"metadata database {self._safe_url()}: {_first_line(exc)}"
+            ) from None
         except sa_exc.ArgumentError as exc:
             raise UsageError(f"metadata URL {self._safe_url()}: {_first_line(exc)}") from None
 
@@ -93,8 +98,10 @@ class MetadataStore:
         from alembic.config import Config
 
         config = Config()
-        config.set_main_option("script_location", os.path.join(os.path.dirname(__file__), "migrations"))
-        with self.engine.begin() as conn:
+        config.set_main_option(
+            "script_location", os.path.join(os.path.dirname(__file__), "migrations")
+        )
+        with self.transaction() as conn:
             if self.dialect == "postgresql":
                 # Serialise concurrent first opens of a fresh database.
                 conn.execute(text("SELECT pg_advisory_xact_lock(7474201)"))
@@ -118,7 +125,9 @@ class MetadataStore:
 
     def has_run(self, run_id: str) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is not None
+            return (
+                conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first() is not None
+            )
 
     def ingest_run(self, record: Mapping[str, Any], record_id: str) -> bool:
         """Insert a run record's rows in one transaction; False if the run was already there.
@@ -127,7 +136,7 @@ class MetadataStore:
         """
         run_id = record["id"]
         state = record["state"]
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             if conn.execute(select(t.runs.c.id).where(t.runs.c.id == run_id)).first():
                 return False
             component_rows = [
@@ -138,7 +147,10 @@ class MetadataStore:
                 conn.execute(self._insert_ignore(t.components), component_rows)
             conn.execute(
                 self._insert_ignore(t.states),
-                {"id": state["id"], "components_json": json.dumps(state["components"], sort_keys=True)},
+                {
+                    "id": state["id"],
+                    "components_json": json.dumps(state["components"], sort_keys=True),
+                },
             )
             inserted = conn.execute(
                 self._insert_ignore(t.runs).values(
@@ -155,7 +167,9 @@ class MetadataStore:
                     duration_ms=record["duration_ms"],
                     host=record["host"],
                     user=record["user"],
-                    command_json=None if record.get("command") is None else json.dumps(record["command"]),
+                    command_json=None
+                    if record.get("command") is None
+                    else json.dumps(record["command"]),
                 )
             )
             if inserted.rowcount == 0:
@@ -211,7 +225,7 @@ class MetadataStore:
         return True
 
     def _insert_ignore(self, table: Any) -> Any:
-        """``INSERT … ON CONFLICT DO NOTHING``: safe when concurrent writers insert the same fact."""
+        """``INSERT … ON CONFLICT DO NOTHING``: safe when concurrent writers insert one fact."""
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -223,7 +237,7 @@ class MetadataStore:
     def run(self, run_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
-        return None if row is None else _run_row(row)
+        return None if row is None else _run_row(dict(row))
 
     def resolve_run(self, ref: str) -> str:
         """A full run id or a unique prefix of one (at least 4 characters) → the full id."""
@@ -242,15 +256,17 @@ class MetadataStore:
         if len(ids) > 1:
             shown = ", ".join(i[:13] for i in ids[:5])
             raise AmbiguousReference(f"run id prefix {ref!r} matches several runs: {shown}")
-        return ids[0]
+        return str(ids[0])
 
-    def list_runs(self, name: str | None = None, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+    def list_runs(
+        self, name: str | None = None, limit: int = 20, offset: int = 0
+    ) -> list[dict[str, Any]]:
         query = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.id.desc())
         if name is not None:
             query = query.where(t.runs.c.name == name)
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit).offset(offset)).mappings().all()
-        return [_run_row(row) for row in rows]
+        return [_run_row(dict(row)) for row in rows]
 
     def count_runs(self) -> int:
         with self.engine.connect() as conn:
@@ -259,14 +275,21 @@ class MetadataStore:
     def run_io(self, run_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(t.run_io).where(t.run_io.c.run_id == run_id).order_by(t.run_io.c.direction, t.run_io.c.name)
+                select(t.run_io)
+                .where(t.run_io.c.run_id == run_id)
+                .order_by(t.run_io.c.direction, t.run_io.c.name)
             ).mappings()
             return [dict(row) for row in rows]
 
     # -- releases ------------------------------------------------------------------------
 
     def latest_release(self, name: str, conn: Connection | None = None) -> dict[str, Any] | None:
-        query = select(t.releases).where(t.releases.c.name == name).order_by(t.releases.c.version.desc()).limit(1)
+        query = (
+            select(t.releases)
+            .where(t.releases.c.name == name)
+            .order_by(t.releases.c.version.desc())
+            .limit(1)
+        )
         if conn is not None:
             row = conn.execute(query).mappings().first()
         else:
@@ -276,9 +299,15 @@ class MetadataStore:
 
     def release(self, name: str, version: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(t.releases).where(and_(t.releases.c.name == name, t.releases.c.version == version))
-            ).mappings().first()
+            row = (
+                conn.execute(
+                    select(t.releases).where(
+                        and_(t.releases.c.name == name, t.releases.c.version == version)
+                    )
+                )
+                .mappings()
+                .first()
+            )
         return None if row is None else dict(row)
 
     def releases(self, name: str | None = None) -> list[dict[str, Any]]:
@@ -291,9 +320,11 @@ class MetadataStore:
     def insert_release(self, conn: Connection, row: Mapping[str, Any]) -> None:
         conn.execute(insert(t.releases).values(**row))
 
-    def transaction(self) -> Any:
-        """A write transaction (``with store.transaction() as conn: ...``)."""
-        return self.engine.begin()
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction: ``with metadata.transaction() as conn: ...``."""
+        with self.engine.connect().execution_options(runstate_write=True) as conn, conn.begin():
+            yield conn
 
     # -- aliases -------------------------------------------------------------------------
 
@@ -304,12 +335,15 @@ class MetadataStore:
 
     def aliases(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(select(t.aliases).order_by(t.aliases.c.name)).mappings()]
+            return [
+                dict(r)
+                for r in conn.execute(select(t.aliases).order_by(t.aliases.c.name)).mappings()
+            ]
 
     def set_alias(self, name: str, release_name: str, version: int, at: str, by: str) -> str | None:
         """Point ``name`` at ``release_name@v<version>`` and log the move; return the old target."""
         target = f"{release_name}@v{version}"
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             row = conn.execute(select(t.aliases).where(t.aliases.c.name == name)).mappings().first()
             previous = None if row is None else f"{row['release_name']}@v{row['release_version']}"
             values = {"release_name": release_name, "release_version": version, "updated_at": at}
@@ -317,7 +351,11 @@ class MetadataStore:
                 conn.execute(insert(t.aliases).values(name=name, **values))
             else:
                 conn.execute(t.aliases.update().where(t.aliases.c.name == name).values(**values))
-            conn.execute(insert(t.alias_log).values(alias=name, previous=previous, target=target, at=at, by=by))
+            conn.execute(
+                insert(t.alias_log).values(
+                    alias=name, previous=previous, target=target, at=at, by=by
+                )
+            )
         return previous
 
     def alias_history(self, name: str | None = None) -> list[dict[str, Any]]:
@@ -351,13 +389,15 @@ class MetadataStore:
 
     def iter_states(self) -> Iterator[tuple[str, dict[str, str]]]:
         with self.engine.connect() as conn:
-            for state_id, components_json in conn.execute(select(t.states.c.id, t.states.c.components_json)):
+            for state_id, components_json in conn.execute(
+                select(t.states.c.id, t.states.c.components_json)
+            ):
                 yield state_id, json.loads(components_json)
 
     def iter_runs(self) -> Iterator[dict[str, Any]]:
         with self.engine.connect() as conn:
             for row in conn.execute(select(t.runs).order_by(t.runs.c.id)).mappings():
-                yield _run_row(row)
+                yield _run_row(dict(row))
 
 
 def _run_row(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,14 @@ from runstate.state.canonical import canonical_bytes
 from runstate.state.host import current_user
 from runstate.store.store import Store, utc_now
 
-__all__ = ["MANIFEST_SCHEMA", "Release", "create_release", "get_release", "list_releases", "parse_release_ref"]
+__all__ = [
+    "MANIFEST_SCHEMA",
+    "Release",
+    "create_release",
+    "get_release",
+    "list_releases",
+    "parse_release_ref",
+]
 
 MANIFEST_SCHEMA = "runstate.release-manifest/v1"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -84,12 +91,16 @@ def list_releases(store: Store, name: str | None = None) -> list[Release]:
 
 
 def build_manifest(
-    store: Store, name: str, version: int, run_id: str, previous_id: str | None, created_at: str, created_by: str
+    row: dict[str, Any],
+    record: dict[str, Any],
+    name: str,
+    version: int,
+    previous_id: str | None,
+    created_at: str,
+    created_by: str,
 ) -> dict[str, Any]:
-    row = store.metadata.run(run_id)
-    if row is None:
-        raise RunNotFound(f"no run {run_id}")
-    record = store.load_record(row["record_id"])
+    """The manifest of ``name@v<version>`` for the run with this row and record."""
+    run_id = row["id"]
     metrics: dict[str, Any] = {}
     for metric in record.get("metrics", []):
         metrics[metric["key"]] = metric["value"]
@@ -109,7 +120,9 @@ def build_manifest(
     }
 
 
-def create_release(store: Store, name: str, run_id: str, sign_key: str | None = None, attempts: int = 5) -> Release:
+def create_release(
+    store: Store, name: str, run_id: str, sign_key: str | None = None, attempts: int = 5
+) -> Release:
     """Freeze ``run_id`` as the next version of ``name``; sign it with ``sign_key`` (PEM)."""
     check_name(name)
     metadata = store.metadata
@@ -118,6 +131,7 @@ def create_release(store: Store, name: str, run_id: str, sign_key: str | None = 
         raise RunNotFound(f"no run {run_id}")
     if row["status"] != "succeeded":
         raise UsageError(f"run {run_id} {row['status']}: only a succeeded run can be released")
+    record = store.load_record(row["record_id"])
     private = None
     if sign_key is not None:
         from runstate.store.signing import load_private_key, sign
@@ -131,7 +145,9 @@ def create_release(store: Store, name: str, run_id: str, sign_key: str | None = 
                 version = 1 if latest is None else int(latest["version"]) + 1
                 previous_id = None if latest is None else str(latest["manifest_id"])
                 created_at = utc_now()
-                manifest = build_manifest(store, name, version, run_id, previous_id, created_at, created_by)
+                manifest = build_manifest(
+                    row, record, name, version, previous_id, created_at, created_by
+                )
                 payload = canonical_bytes(manifest)
                 manifest_id = store.objects.put_bytes(payload)
                 signature = key = None
@@ -158,11 +174,15 @@ def create_release(store: Store, name: str, run_id: str, sign_key: str | None = 
             return Release(**values)  # type: ignore[arg-type]
         except sa_exc.IntegrityError:
             continue  # a concurrent create took this version; try the next one
-    raise ConcurrentUpdate(f"release {name}: could not take a version number after {attempts} attempts")
+    raise ConcurrentUpdate(
+        f"release {name}: could not take a version number after {attempts} attempts"
+    )
 
 
 def set_alias(store: Store, alias: str, ref: str) -> tuple[Release, str | None]:
     check_name(alias, "alias name")
     release = get_release(store, ref)
-    previous = store.metadata.set_alias(alias, release.name, release.version, utc_now(), current_user())
+    previous = store.metadata.set_alias(
+        alias, release.name, release.version, utc_now(), current_user()
+    )
     return release, previous

@@ -19,7 +19,14 @@ from runstate.state.canonical import hash_bytes
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-__all__ = ["generate_key", "key_id", "load_private_key", "load_public_key_raw", "sign", "verify_signature"]
+__all__ = [
+    "generate_key",
+    "key_id",
+    "load_private_key",
+    "load_public_key_raw",
+    "sign",
+    "verify_signature",
+]
 
 
 def key_id(public_raw: bytes) -> str:
@@ -29,7 +36,9 @@ def key_id(public_raw: bytes) -> str:
 def _raw_public(private: Ed25519PrivateKey) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
-    return private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return private.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
 
 
 def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
@@ -43,7 +52,9 @@ def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
-        raise SigningError(f"{os.fspath(path)}: not an unencrypted PEM private key ({exc})") from None
+        raise SigningError(
+            f"{os.fspath(path)}: not an unencrypted PEM private key ({exc})"
+        ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningError(f"{os.fspath(path)}: not an Ed25519 key")
     return key
@@ -86,7 +97,9 @@ def generate_key(private_path: str | os.PathLike[str]) -> tuple[str, str]:
         handle.write(pem)
     public_path = private_path.with_name(private_path.name + ".pub")
     public_path.write_bytes(
-        private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     )
     return key_id(_raw_public(private)), str(public_path)
 
@@ -101,7 +114,9 @@ def verify_signature(public_raw_hex: str, signature_hex: str, message: bytes) ->
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_raw_hex)).verify(bytes.fromhex(signature_hex), message)
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_raw_hex)).verify(
+            bytes.fromhex(signature_hex), message
+        )
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -50,13 +50,17 @@ def find_store_root(start: str | os.PathLike[str] | None = None) -> Path:
             return candidate
         if (candidate / STORE_DIR / "config.json").is_file():
             return candidate / STORE_DIR
-        raise StoreNotFound(f"RUNSTATE_STORE={override}: no runstate store there (run `runstate init`)")
+        raise StoreNotFound(
+            f"RUNSTATE_STORE={override}: no runstate store there (run `runstate init`)"
+        )
     here = Path(start if start is not None else os.getcwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / STORE_DIR / "config.json").is_file():
             return folder / STORE_DIR
         if (folder / STORE_DIR).is_dir():
-            raise StoreCorrupt(f"{folder / STORE_DIR}: config.json is missing (not a runstate store?)")
+            raise StoreCorrupt(
+                f"{folder / STORE_DIR}: config.json is missing (not a runstate store?)"
+            )
     raise StoreNotFound(f"no runstate store in {here} or any parent folder (run `runstate init`)")
 
 
@@ -93,7 +97,7 @@ class Store:
             raise StoreExists(f"{root} already holds a runstate store")
         for sub in ("objects", "journal", "leases", "cache"):
             (root / sub).mkdir(parents=True, exist_ok=True)
-        config = {
+        config: dict[str, Any] = {
             "schema": CONFIG_SCHEMA,
             "created_at": utc_now(),
             "metadata_url": metadata_url,
@@ -106,13 +110,15 @@ class Store:
 
         MetadataStore(store_url).close()
         (root / ".gitignore").write_text("*\n")
-        atomic_write_bytes(root / "config.json", json.dumps(config, indent=2, sort_keys=True).encode())
+        atomic_write_bytes(
+            root / "config.json", json.dumps(config, indent=2, sort_keys=True).encode()
+        )
         return cls(root)
 
     def _read_config(self) -> dict[str, Any]:
         path = self.root / "config.json"
         try:
-            config = json.loads(path.read_bytes())
+            config: Any = json.loads(path.read_bytes())
         except FileNotFoundError:
             raise StoreNotFound(f"{path} does not exist (run `runstate init`)") from None
         except (OSError, ValueError) as exc:
@@ -122,7 +128,9 @@ class Store:
         return config
 
     def write_config(self, config: Mapping[str, Any]) -> None:
-        atomic_write_bytes(self.root / "config.json", json.dumps(config, indent=2, sort_keys=True).encode())
+        atomic_write_bytes(
+            self.root / "config.json", json.dumps(config, indent=2, sort_keys=True).encode()
+        )
         self.config = dict(config)
 
     @property
@@ -172,7 +180,9 @@ class Store:
             try:
                 record = json.loads(self.objects.get_bytes(entry.record_id))
             except (OSError, ValueError) as exc:
-                raise StoreCorrupt(f"journal entry {entry.path}: record unreadable ({exc})") from None
+                raise StoreCorrupt(
+                    f"journal entry {entry.path}: record unreadable ({exc})"
+                ) from None
             if metadata.ingest_run(record, entry.record_id):
                 count += 1
             self.journal.remove(entry)
@@ -190,7 +200,7 @@ def utc_now(epoch: float | None = None) -> str:
     """UTC timestamp with microseconds, ISO 8601, sortable as text."""
     epoch = time.time() if epoch is None else epoch
     seconds = int(epoch)
-    micros = int(round((epoch - seconds) * 1_000_000))
+    micros = round((epoch - seconds) * 1_000_000)
     if micros == 1_000_000:
         seconds, micros = seconds + 1, 0
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"

@@ -16,26 +16,29 @@ What it does, only when ``RUNSTATE_REPORT_DIR`` is set:
 * then imports the ``sitecustomize`` that this one shadows, if the environment has one.
 """
 
+from __future__ import annotations
+
 import atexit
 import os
 import sys
+from typing import Any
 
 _REPORT_DIR = os.environ.get("RUNSTATE_REPORT_DIR")
 
 
-def _install() -> None:  # noqa: C901 - one start-up routine, kept in one place on purpose
+def _install() -> None:
     import json
 
     root = os.environ.get("RUNSTATE_PROJECT_ROOT", os.getcwd())
     root_prefix = root.rstrip(os.sep) + os.sep
     store_prefix = os.environ.get("RUNSTATE_STORE_DIR", os.path.join(root, ".runstate")) + os.sep
     bootstrap_dir = os.path.dirname(os.path.abspath(__file__))
-    reads = {}
-    writes = {}
+    reads: dict[str, int] = {}
+    writes: dict[str, int] = {}
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
     fspath, abspath = os.fspath, os.path.abspath
 
-    def hook(event, args):
+    def hook(event: str, args: tuple[Any, ...]) -> None:
         if event != "open":
             return
         path = args[0]
@@ -57,7 +60,7 @@ def _install() -> None:  # noqa: C901 - one start-up routine, kept in one place 
 
     sys.addaudithook(hook)
 
-    applied = []
+    applied: list[str] = []
     seed_text = os.environ.get("RUNSTATE_SEED")
     if seed_text is not None:
         seed = int(seed_text)
@@ -66,7 +69,7 @@ def _install() -> None:  # noqa: C901 - one start-up routine, kept in one place 
         random.seed(seed)
         applied.append("random")
 
-        def seed_library(name, module):
+        def seed_library(name: str, module: Any) -> None:
             try:
                 if name == "numpy":
                     module.random.seed(seed)
@@ -80,7 +83,7 @@ def _install() -> None:  # noqa: C901 - one start-up routine, kept in one place 
             """Meta-path finder that seeds numpy/torch right after they finish importing."""
 
             @staticmethod
-            def find_spec(fullname, path=None, target=None):
+            def find_spec(fullname: str, path: Any = None, target: Any = None) -> Any:
                 if fullname not in ("numpy", "torch"):
                     return None
                 for finder in sys.meta_path:
@@ -88,30 +91,30 @@ def _install() -> None:  # noqa: C901 - one start-up routine, kept in one place 
                         continue
                     spec = finder.find_spec(fullname, path, target)
                     if spec is not None and spec.loader is not None:
-                        loader = spec.loader
-                        original = loader.exec_module
-
-                        class _Loader:
-                            def __getattr__(self, item):
-                                return getattr(loader, item)
-
-                            def create_module(self, spec):
-                                return loader.create_module(spec)
-
-                            def exec_module(self, module):
-                                original(module)
-                                seed_library(fullname, module)
-
-                        spec.loader = _Loader()
+                        spec.loader = _seeding_loader(spec.loader, fullname)
                         return spec
                 return None
+
+        def _seeding_loader(loader: Any, fullname: str) -> Any:
+            class _Loader:
+                def __getattr__(self, item: str) -> Any:
+                    return getattr(loader, item)
+
+                def create_module(self, spec: Any) -> Any:
+                    return loader.create_module(spec)
+
+                def exec_module(self, module: Any) -> None:
+                    loader.exec_module(module)
+                    seed_library(fullname, module)
+
+            return _Loader()
 
         sys.meta_path.insert(0, _SeedOnImport)
 
     launcher_pid = os.environ.get("RUNSTATE_LAUNCHER_PID")
     pythonhashseed = os.environ.get("PYTHONHASHSEED")
 
-    def write_report():
+    def write_report() -> None:
         modules = []
         for module in list(sys.modules.values()):
             path = getattr(module, "__file__", None)
@@ -119,14 +122,14 @@ def _install() -> None:  # noqa: C901 - one start-up routine, kept in one place 
                 path = abspath(path)
                 if path.startswith(root_prefix) and not path.startswith(bootstrap_dir):
                     modules.append(path)
-        report = {
+        report: dict[str, Any] = {
             "pid": os.getpid(),
             "ppid": os.getppid(),
             "executable": sys.executable,
             "argv": list(sys.argv),
             "cwd": os.getcwd(),
-            "reads": sorted(reads, key=reads.get),
-            "writes": sorted(writes, key=writes.get),
+            "reads": sorted(reads, key=reads.__getitem__),
+            "writes": sorted(writes, key=writes.__getitem__),
             "modules": sorted(modules),
             "pythonhashseed": pythonhashseed,
             "applied_seeds": applied,
@@ -138,12 +141,13 @@ def _install() -> None:  # noqa: C901 - one start-up routine, kept in one place 
                 import importlib.util
 
                 spec = importlib.util.spec_from_file_location("_runstate_env", env_module)
+                assert spec is not None and spec.loader is not None
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
                 report["env"] = module.capture_env(cache_dir=os.environ.get("RUNSTATE_ENV_CACHE"))
             except Exception as exc:  # report what failed; the launcher falls back to its own
                 report["env_error"] = f"{type(exc).__name__}: {exc}"
-        final = os.path.join(_REPORT_DIR, f"proc-{os.getpid()}.json")
+        final = os.path.join(str(_REPORT_DIR), f"proc-{os.getpid()}.json")
         tmp = final + ".tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(report, handle)

@@ -142,6 +142,16 @@ def _append_only(table: str) -> None:
 
 
 def downgrade() -> None:
-    for table in ("alias_log", "aliases", "releases", "steps", "metrics", "run_io",
-                  "run_components", "runs", "states", "components"):
+    for table in (
+        "alias_log",
+        "aliases",
+        "releases",
+        "steps",
+        "metrics",
+        "run_io",
+        "run_components",
+        "runs",
+        "states",
+        "components",
+    ):
         op.drop_table(table)

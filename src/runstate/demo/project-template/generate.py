@@ -41,7 +41,15 @@ def main() -> None:
     with open("data/customers.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(
-            ["customer_id", "age", "income", "region", "tenure_months", "n_late_payments", "defaulted"]
+            [
+                "customer_id",
+                "age",
+                "income",
+                "region",
+                "tenure_months",
+                "n_late_payments",
+                "defaulted",
+            ]
         )
         for i in range(N_CUSTOMERS):
             writer.writerow(

@@ -11,6 +11,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+from preprocess import build_features, read_rows
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -18,7 +19,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import runstate
-from preprocess import build_features, read_rows
 
 with runstate.run("train", params={"C": 1.0, "test_size": 0.2}, seed=7) as run:
     rows = read_rows(run.input("customers", "data/customers.csv"))

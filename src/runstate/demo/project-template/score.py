@@ -12,8 +12,9 @@ import csv
 import pickle
 from pathlib import Path
 
-import runstate
 from preprocess import build_features, read_rows
+
+import runstate
 
 with runstate.run("score", params={"threshold": 0.5}, seed=7) as run:
     rows = read_rows(run.input("customers", "data/customers.csv"))
@@ -31,7 +32,7 @@ with runstate.run("score", params={"threshold": 0.5}, seed=7) as run:
     with open("out/predictions.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["customer_id", "score", "approved"])
-        for row, score, ok in zip(rows, risk, approved):
+        for row, score, ok in zip(rows, risk, approved, strict=True):
             writer.writerow([row["customer_id"], f"{score:.6f}", int(ok)])
     run.output("predictions", "out/predictions.csv")
 
