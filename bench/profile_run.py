@@ -144,7 +144,13 @@ def parse_importtime(stderr: str) -> list[dict[str, Any]]:
 def top_imports(rows: list[dict[str, Any]], count: int) -> dict[str, Any]:
     top_level = sorted((r for r in rows if r["depth"] == 0), key=lambda r: -r["cumulative_ms"])
     by_self = sorted(rows, key=lambda r: -r["self_ms"])
+    packages: dict[str, float] = {}
+    for r in rows:
+        root = r["module"].split(".")[0]
+        packages[root] = packages.get(root, 0.0) + r["self_ms"]
+    by_package = sorted(packages.items(), key=lambda item: -item[1])
     return {
+        "by_package_self_ms": dict(by_package[:count]),
         "total_ms": sum(r["self_ms"] for r in rows),
         "modules": len(rows),
         "top_level_by_cumulative": top_level[:count],
@@ -189,6 +195,7 @@ def measure_phases(project: Path, env: dict[str, str], repeat: int) -> dict[str,
     med["child.bare_start"] = med["start_only_bare"]
     med["child.bootstrap_start"] = med["start_only_bootstrap"] - med["start_only_bare"]
     med["child.other"] = med["child"] - med["start_only_bootstrap"] - med["child.exit_report"]
+    med["unaccounted"] = med["runstate_run_wall"] - med["bare_python"] - med["total_in_process"]
     accounted = ("store_open", "child", "assemble", "commit")
     med["cli_other"] = med["main_total"] - sum(med.get(p, 0.0) for p in accounted)
     # What the child imports (for the table; -X importtime itself slows imports down).
@@ -246,6 +253,7 @@ def report(phases: dict[str, float], parent: dict[str, Any], child: dict[str, An
         ("  assemble: other subprocesses spawned", "subprocesses_ms"),
         ("commit run (record object + journal)", "commit"),
         ("in-process total (after interpreter start)", "total_in_process"),
+        ("console script, interpreter exit, rest", "unaccounted"),
         ("`runstate run -- python -c pass`, wall", "runstate_run_wall"),
     ]
     rows = [[label, phases[key]] for label, key in order if key in phases]
@@ -253,11 +261,8 @@ def report(phases: dict[str, float], parent: dict[str, Any], child: dict[str, An
     benchlib.print_table(["phase", "ms"], rows)
     for title, block in (("launcher side", parent), ("child side", child)):
         print(f"\nimports, {title}: {block['modules']} modules, {block['total_ms']:.1f} ms")
-        imports = [
-            [r["module"], r["cumulative_ms"], r["self_ms"]]
-            for r in block["top_level_by_cumulative"]
-        ]
-        benchlib.print_table(["top-level import", "cumulative ms", "self ms"], imports)
+        heavy = [[name, ms] for name, ms in block["by_package_self_ms"].items()]
+        benchlib.print_table(["package (self time summed)", "ms"], heavy)
 
 
 def main(argv: list[str] | None = None) -> int:

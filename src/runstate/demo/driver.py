@@ -278,13 +278,18 @@ def _read_latest_run(project: Path, command: str) -> DemoRun:
     )
 
 
+def shown_command(name: str, script: str, params: Mapping[str, Any]) -> str:
+    """The command a user would type for a captured job."""
+    return " ".join(["runstate", *capture_args(name, params), "python", script])
+
+
 def captured(project: Path, name: str, script: str, params: Mapping[str, Any]) -> DemoRun:
     """Run ``python script`` under ``runstate run`` and read back the run it recorded."""
-    shown = " ".join(["runstate", *capture_args(name, params), "python", script])
     argv = [
         sys.executable, "-m", "runstate.cli.main", *capture_args(name, params),
         sys.executable, script,
     ]  # fmt: skip
+    shown = shown_command(name, script, params)
     _execute(shown, argv, project)
     return _read_latest_run(project, shown)
 
@@ -382,12 +387,12 @@ def run_demo(
     say("generating data/customers.csv (5,000 customers)…")
     _execute("python generate.py", [sys.executable, "generate.py"], project)
 
-    say("training (captured): runstate run --name train --seed 7 -- python train.py")
-    result.runs.append(captured(project, "train", "train.py", {}))
+    def job(label: str, name: str, script: str, params: Mapping[str, Any]) -> None:
+        say(f"{label}, under capture:\n    {shown_command(name, script, params)}")
+        result.runs.append(captured(project, name, script, params))
 
-    before = {"threshold": THRESHOLD_BEFORE}
-    say(f"scoring (captured): runstate run --name score --param threshold={THRESHOLD_BEFORE} …")
-    result.runs.append(captured(project, "score", "score.py", before))
+    job("training", "train", "train.py", {})
+    job("scoring", "score", "score.py", {"threshold": THRESHOLD_BEFORE})
 
     store = Store.open(project)
     try:
@@ -402,13 +407,10 @@ def run_demo(
         f"{EDITED_FILE}: {LINE_BEFORE.split('#')[0].strip()} → {LINE_AFTER.split('#')[0].strip()}",
         f"param threshold: {THRESHOLD_BEFORE} → {THRESHOLD_AFTER}",
     ]
-    say(f"changed one line of {EDITED_FILE} (uncommitted) and the threshold param")
+    uncommitted = " (uncommitted)" if commit else ""
+    say(f"changed one line of {EDITED_FILE}{uncommitted} and the threshold param")
 
-    after = {"threshold": THRESHOLD_AFTER}
-    say(
-        f"scoring again (captured): runstate run --name score --param threshold={THRESHOLD_AFTER} …"
-    )
-    result.runs.append(captured(project, "score", "score.py", after))
+    job("scoring again", "score", "score.py", {"threshold": THRESHOLD_AFTER})
 
     result.changed_components, result.changes = compare_components(
         project, result.baseline, result.changed
