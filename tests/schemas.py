@@ -82,8 +82,9 @@ def validate(document: dict[str, Any]) -> None:
         first = errors[0]
         rule = "/".join(str(p) for p in first.schema_path)
         more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
+        message = first.message if len(first.message) <= 300 else first.message[:300] + "…"
         raise AssertionError(
-            f"{document['schema']} document invalid at {first.json_path}: {first.message} "
+            f"{document['schema']} document invalid at {first.json_path}: {message} "
             f"[rule {rule}]{more}"
         )
 

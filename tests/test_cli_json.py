@@ -12,6 +12,7 @@ documents, the release chain links, alias history order, and so on.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import stat
@@ -113,9 +114,16 @@ def object_files(project: Path) -> dict[str, Path]:
 class CliProject:
     root: Path
     docs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reads: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict)
 
     def json(self, *args: str, expect: int | None = 0) -> dict[str, Any]:
         return cli_json(*args, cwd=self.root, expect=expect)
+
+    def read(self, *args: str) -> dict[str, Any]:
+        """A read-only command's document, run once per module (each run costs a process)."""
+        if args not in self.reads:
+            self.reads[args] = self.json(*args)
+        return copy.deepcopy(self.reads[args])
 
 
 @pytest.fixture(scope="module")
@@ -232,26 +240,33 @@ def test_run_json_of_a_failed_command(cli_project: CliProject) -> None:
     assert doc["name"] == "fail"
 
 
+def _differences(a: Any, b: Any, path: str) -> list[str]:
+    """Dotted paths at which two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [
+            p
+            for key in sorted({*a, *b})
+            for p in _differences(a.get(key), b.get(key), f"{path}.{key}")
+        ]
+    return [] if a == b else [path]
+
+
 def test_same_command_same_state_id(cli_project: CliProject) -> None:
     """Two runs of the same code, data, params, seed and environment share one state id."""
     first = cli_project.docs["first"]
-    again = cli_project.json("show", "latest", "--json")
-    before = cli_project.json("show", first["run_id"], "--json")
+    again = cli_project.read("show", "latest", "--json")
+    before = cli_project.read("show", first["run_id"], "--json")
     assert again["record"]["id"] != first["run_id"]
-    differing = {
-        name: sorted(
-            key
-            for key in {**body, **before["components"][name]["body"]}
-            if body.get(key) != before["components"][name]["body"].get(key)
-        )
-        for name, body in ((n, c["body"]) for n, c in again["components"].items())
-        if again["components"][name]["id"] != before["components"][name]["id"]
-    }
+    differing = [
+        path
+        for name, component in again["components"].items()
+        for path in _differences(component["body"], before["components"][name]["body"], name)
+    ]
     assert again["record"]["state"]["id"] == first["state_id"], f"differing: {differing}"
 
 
 def test_runs_json(cli_project: CliProject) -> None:
-    doc = cli_project.json("runs", "--json")
+    doc = cli_project.read("runs", "--json")
     runs = doc["runs"]
     assert len(runs) == 4
     assert [r["started_at"] for r in runs] == sorted((r["started_at"] for r in runs), reverse=True)
@@ -261,15 +276,15 @@ def test_runs_json(cli_project: CliProject) -> None:
     assert runs[3]["exit_code"] == 3
     assert runs[0]["command"] == [sys.executable, "job.py"]
     assert runs[2]["kind"] == "command"
-    limited = cli_project.json("runs", "--limit", "1", "--json")["runs"]
+    limited = cli_project.read("runs", "--limit", "1", "--json")["runs"]
     assert [r["id"] for r in limited] == [runs[0]["id"]]
-    named = cli_project.json("runs", "--name", "job", "--json")["runs"]
+    named = cli_project.read("runs", "--name", "job", "--json")["runs"]
     assert [r["id"] for r in named] == [runs[0]["id"], runs[1]["id"]]
 
 
 def test_show_latest_json(cli_project: CliProject) -> None:
     root = cli_project.root
-    doc = cli_project.json("show", "latest", "--json")
+    doc = cli_project.read("show", "latest", "--json")
     record, components = doc["record"], doc["components"]
     assert record["status"] == "succeeded" and record["kind"] == "command"
     assert record["command"] == [sys.executable, "job.py"]
@@ -302,7 +317,7 @@ def test_show_latest_json(cli_project: CliProject) -> None:
 def test_show_json_of_an_api_run(cli_project: CliProject) -> None:
     root, run = cli_project.root, cli_project.docs["api"]
     assert run["name"] == "api-job" and run["status"] == "succeeded"
-    doc = cli_project.json("show", run["run_id"][:13], "--json")
+    doc = cli_project.read("show", run["run_id"][:13], "--json")
     record = doc["record"]
     assert record["id"] == run["run_id"]
     assert doc["components"]["config"]["body"]["params"] == {"threshold": 0.5}
@@ -339,7 +354,7 @@ def test_key_json(cli_project: CliProject) -> None:
     assert generated["private_key"] == "k.pem" and generated["public_key"] == "k.pem.pub"
     assert stat.S_IMODE((root / "k.pem").stat().st_mode) == 0o600
     assert added["key_id"] == generated["key_id"]
-    (key,) = cli_project.json("key", "list", "--json")["keys"]
+    (key,) = cli_project.read("key", "list", "--json")["keys"]
     assert key["key_id"] == generated["key_id"]
     assert blake3.blake3(bytes.fromhex(key["public_key_hex"])).hexdigest()[:32] == key["key_id"]
 
@@ -347,7 +362,7 @@ def test_key_json(cli_project: CliProject) -> None:
 def test_release_create_json_chains_versions(cli_project: CliProject) -> None:
     docs = cli_project.docs
     v1, v2 = docs["release_v1"], docs["release_v2"]
-    latest = cli_project.json("runs", "--limit", "1", "--json")["runs"][0]
+    latest = cli_project.read("runs", "--limit", "1", "--json")["runs"][0]
     assert (v1["ref"], v1["version"], v1["previous_id"]) == ("scoring@v1", 1, None)
     assert v1["run_id"] == latest["id"] and v1["state_id"] == latest["state_id"]
     assert v1["signature"] is None and v1["key_id"] is None
@@ -359,18 +374,18 @@ def test_release_create_json_chains_versions(cli_project: CliProject) -> None:
 
 def test_release_list_json(cli_project: CliProject) -> None:
     docs = cli_project.docs
-    listed = cli_project.json("release", "list", "--json")["releases"]
+    listed = cli_project.read("release", "list", "--json")["releases"]
     created = (docs["release_v1"], docs["release_v2"])
     expected = [{k: v for k, v in doc.items() if k != "schema"} for doc in created]
     assert listed == expected
-    assert cli_project.json("release", "list", "--name", "other", "--json")["releases"] == []
+    assert cli_project.read("release", "list", "--name", "other", "--json")["releases"] == []
 
 
 def test_release_show_json(cli_project: CliProject) -> None:
     root, docs = cli_project.root, cli_project.docs
     for name in ("release_v1", "release_v2"):
         created = docs[name]
-        shown = cli_project.json("release", "show", created["ref"], "--json")
+        shown = cli_project.read("release", "show", created["ref"], "--json")
         manifest = shown.pop("manifest")
         assert shown == created
         payload = canonical_bytes(manifest)
@@ -382,11 +397,12 @@ def test_release_show_json(cli_project: CliProject) -> None:
         assert manifest["outputs"] == {"out.txt": file_id(root / "out.txt")}
         assert manifest["created_at"] == created["created_at"]
         assert manifest["created_by"] == created["created_by"]
-        run = cli_project.json("show", created["run_id"], "--json")
+        run = cli_project.read("show", created["run_id"], "--json")
         assert manifest["run_record"] == run["record_id"]
         assert manifest["state"] == run["record"]["state"]
-    v2 = cli_project.json("release", "show", "scoring@v2", "--json")
+    v2 = cli_project.read("release", "show", "scoring@v2", "--json")
     assert v2["manifest"]["previous"] == docs["release_v1"]["manifest_id"]
+    assert v2["manifest"]["previous"] == v2["previous_id"]
     missing = cli("release", "show", "scoring@v9", "--json", cwd=root, expect=None)
     assert missing.returncode != 0 and missing.stdout == ""
 
@@ -399,11 +415,11 @@ def test_alias_json(cli_project: CliProject) -> None:
     assert (second["target"], second["previous"]) == ("scoring@v2", "scoring@v1")
     assert first["run_id"] == docs["release_v1"]["run_id"]
     assert second["run_id"] == docs["release_v2"]["run_id"]
-    plain = cli_project.json("alias", "list", "--json")
+    plain = cli_project.read("alias", "list", "--json")
     assert "history" not in plain
     (alias,) = plain["aliases"]
     assert (alias["alias"], alias["target"]) == ("production", "scoring@v2")
-    moves = cli_project.json("alias", "list", "--history", "--json")["history"]
+    moves = cli_project.read("alias", "list", "--history", "--json")["history"]
     assert [(m["alias"], m["previous"], m["target"]) for m in moves] == [
         ("production", None, "scoring@v1"),
         ("production", "scoring@v1", "scoring@v2"),

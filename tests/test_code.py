@@ -100,16 +100,17 @@ def test_untracked_sources_are_captured(repo: Path) -> None:
     (repo / "pkg").mkdir()
     (repo / "pkg" / "features.py").write_text("X = 1\n")
     (repo / "data.parquet").write_bytes(b"PAR1")
-    (repo / "big.json").write_text("[" + "0," * UNTRACKED_MAX_BYTES + "0]")
+    (repo / "big.py").write_text("X = [" + "0," * UNTRACKED_MAX_BYTES + "0]\n")
+    (repo / "metrics.json").write_text("{}")  # data-like: runs write these, not code
     (repo / "outputs").mkdir()
     (repo / "outputs" / "ignored.py").write_text("ignored\n")
     result = capture_code(repo, [])
     g = result.manifest["git"]
     assert g["dirty"] is False  # untracked files are reported, not "dirty"
-    assert set(g["untracked"]) == {"pkg/features.py", "big.json"}
+    assert set(g["untracked"]) == {"pkg/features.py", "big.py"}
     assert result.blobs[g["untracked"]["pkg/features.py"]] == b"X = 1\n"
-    assert g["untracked"]["big.json"] is None
-    assert g["skipped"] == {"big.json": "size"}
+    assert g["untracked"]["big.py"] is None
+    assert g["skipped"] == {"big.py": "size"}
 
 
 def test_remote_credentials_are_stripped(repo: Path) -> None:

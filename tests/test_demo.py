@@ -40,6 +40,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_demo_records_train_and_two_scoring_runs(demo: dict[str, Any]) -> None:
+    from schemas import validate
+
+    validate(demo)
     assert demo["schema"] == "runstate.demo/v1"
     assert [run["name"] for run in demo["runs"]] == ["train", "score", "score"]
     assert all(run["status"] == "succeeded" for run in demo["runs"])
@@ -133,9 +136,7 @@ def test_text_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     def run(
         run_id: str, name: str, state: str, components: dict[str, str], **metrics: float
     ) -> DemoRun:
-        return DemoRun(
-            run_id, name, "succeeded", state, components, dict(metrics), f"runstate run -- {name}"
-        )
+        return DemoRun(run_id, name, "succeeded", state, components, dict(metrics))
 
     same = {"env": "e" * 64, "data:customers": "d" * 64}
     result = DemoResult(
@@ -159,3 +160,14 @@ def test_text_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     assert "0.7900 → 0.8900" in text
     assert f"cd {tmp_path} && runstate runs" in text
     assert "runstate show latest" in text and "runstate release list" in text
+
+
+def test_a_failed_step_keeps_its_output(tmp_path: Path) -> None:
+    from runstate.demo.driver import DemoStepFailed, _execute
+
+    failing = [sys.executable, "-c", "import sys; print('boom', file=sys.stderr); sys.exit(3)"]
+    with pytest.raises(DemoStepFailed) as failed:
+        _execute("python job.py", failing, tmp_path)
+    assert failed.value.exit_code == 1
+    assert "python job.py failed (exit 3)" in str(failed.value)
+    assert failed.value.output == "boom"

@@ -115,7 +115,8 @@ def test_killed_child_is_recorded_as_killed(project: Path) -> None:
     _write(project / "die.py", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
     result = runstate_cli("run", "--", sys.executable, "die.py", cwd=project)
     assert result.returncode == 128 + signal.SIGKILL
-    assert _latest(project)["status"] == "killed"
+    record = _latest(project)
+    assert record["status"] == "killed" and record["error"] == "command was killed by SIGKILL"
 
 
 def test_declared_inputs_and_outputs_for_non_python_commands(project: Path) -> None:
@@ -142,6 +143,18 @@ def test_declared_inputs_and_outputs_for_non_python_commands(project: Path) -> N
     assert inputs["raw"]["kind"] == "folder" and inputs["raw"]["files"] == 2
     assert record["outputs"][0]["fingerprint"] == blake3.blake3(b"alpha\nbeta\n").hexdigest()
     assert record["_components"]["env"]["python"]  # the launcher's own interpreter as fallback
+
+
+def test_files_inside_a_recorded_folder_are_not_recorded_again(project: Path) -> None:
+    _write(
+        project / "job.py",
+        "import os\nos.makedirs('outdir/sub', exist_ok=True)\n"
+        "open('outdir/a.txt', 'w').write('a')\nopen('outdir/sub/b.txt', 'w').write('b')\n",
+    )
+    result = runstate_cli("run", "--output", "outdir", "--", sys.executable, "job.py", cwd=project)
+    assert result.returncode == 0, result.stderr
+    outputs = _latest(project)["outputs"]
+    assert [(o["name"], o["kind"], o["files"]) for o in outputs] == [("outdir", "folder", 2)]
 
 
 def test_api_inside_the_launcher_records_one_merged_run(project: Path) -> None:

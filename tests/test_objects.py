@@ -101,6 +101,7 @@ def test_delete_and_iterate(objects: ObjectStore) -> None:
     objects.delete(ids[0])  # idempotent
     assert sorted(objects.iter_ids()) == ids[1:]
     assert objects.mtime(ids[1]) > 0
+    assert objects.size(ids[1]) == 10
 
 
 def test_corruption_is_detected_by_verify(objects: ObjectStore) -> None:

@@ -122,20 +122,22 @@ def test_redact_environ_keeps_only_patterns_and_redacts_secrets() -> None:
         "HF_TOKEN": secrets["huggingface"],
         "HF_HOME": "/data/hf",
         "TORCH_HOME": secrets["aws_key_id"],  # secret value under a harmless name
-        "RUNSTATE_STORE": secrets["credentialed_url"],
+        "CUDA_CACHE_PATH": secrets["credentialed_url"],
+        "RUNSTATE_RUN_ID": "01a216d8-f582-751f-a6e8-6879207fcdb5",  # runstate's own: dropped
+        "PYTHONHASHSEED": "7",  # part of the seeds component, not env: dropped
         "TOKENIZERS_PARALLELISM": "false",
         "AWS_SECRET_ACCESS_KEY": secrets["base64_with_slash"],  # not matched: dropped
         "HOME": "/home/alice",  # not matched: dropped
     }
     out = redact_environ(environ)
     assert out == {
+        "CUDA_CACHE_PATH": REDACTED,
         "HF_HOME": "/data/hf",
         "HF_TOKEN": REDACTED,
         "LANG": "en_US.UTF-8",
         "LC_ALL": "en_US.UTF-8",
         "OMP_NUM_THREADS": "4",
         "PATH": "/usr/local/bin:/usr/bin",
-        "RUNSTATE_STORE": REDACTED,
         "TOKENIZERS_PARALLELISM": "false",
         "TORCH_HOME": REDACTED,
         "TZ": "UTC",

@@ -242,6 +242,20 @@ def _read_reports(report_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str
     return processes, api_parts
 
 
+def _error_text(status: str, returncode: int) -> str | None:
+    if status == "succeeded":
+        return None
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"command was killed by {name}"
+    if status == "interrupted":
+        return f"command was interrupted (Ctrl-C) and exited with {returncode}"
+    return f"command exited with {returncode}"
+
+
 def _status(returncode: int, api_parts: list[dict[str, Any]]) -> str:
     interrupted = _interrupted.is_set() and returncode != 0
     if (
@@ -313,9 +327,13 @@ def _assemble(
     known_paths = {os.path.join(root, e.path) for e in (*inputs.values(), *outputs.values())}
     config_set = {os.path.abspath(p) for p in config_paths}
 
+    def covered(absolute: str) -> bool:
+        """Already recorded, itself or through a recorded folder that contains it."""
+        return absolute in known_paths or any(absolute.startswith(k + os.sep) for k in known_paths)
+
     def add(table: dict[str, IOEntry], path: str, role: str) -> None:
         absolute = os.path.abspath(os.path.join(cwd, path))
-        if absolute in known_paths or not os.path.exists(absolute):
+        if covered(absolute) or not os.path.exists(absolute):
             return
         entry_io = IOEntry.capture(
             store,
@@ -374,7 +392,7 @@ def _assemble(
         "parent_id": options.parent_id,
         "status": status,
         "exit_code": returncode if returncode >= 0 else 128 - returncode,
-        "error": None if status == "succeeded" else f"command exited with {returncode}",
+        "error": _error_text(status, returncode),
         "command": list(options.command),
         "cwd": relative_path(cwd, root),
         "started_at": utc_now(started),

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import shlex
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runstate.cli.output import console, emit_json, json_option, short
+
+if TYPE_CHECKING:
+    from runstate.demo.driver import DemoResult
 
 _DETAILS_SHOWN = 3
 _STATUS_STYLE = {"succeeded": "green", "failed": "red", "interrupted": "yellow", "killed": "red"}
@@ -61,14 +65,15 @@ def _number(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def _render(result: Any) -> None:
-    """The human summary of a :class:`~runstate.demo.driver.DemoResult`."""
+def _render(result: DemoResult) -> None:
+    """The human summary of what the demo did."""
     from rich.markup import escape
     from rich.padding import Padding
     from rich.table import Table
 
     out = console()
     baseline, changed = result.baseline, result.changed
+    release = result.release or "the release"
     project = escape(str(result.project))
 
     out.print()
@@ -81,7 +86,7 @@ def _render(result: Any) -> None:
     for run in result.runs:
         style = _STATUS_STYLE.get(run.status, "")
         if run.id == baseline.id:
-            note = f"[cyan]released as {result.release}[/]"
+            note = f"[cyan]released as {release}[/]"
         elif run.id == changed.id:
             note = "after the change"
         else:
@@ -94,9 +99,9 @@ def _render(result: Any) -> None:
     for edit in result.edits:
         out.print(f"  {escape(edit)}")
 
-    out.print(f"\n[bold]State components[/] of {result.release} and of the last run")
+    out.print(f"\n[bold]State components[/] of {release} and of the last run")
     table = Table(box=None, header_style="bold", padding=(0, 1), pad_edge=False)
-    for column in ("component", result.release, "last run", ""):
+    for column in ("component", release, "last run", ""):
         table.add_column(column, no_wrap=True)
     for name in sorted(set(baseline.components) | set(changed.components)):
         a, b = baseline.components.get(name), changed.components.get(name)
@@ -114,7 +119,7 @@ def _render(result: Any) -> None:
     states = "the same state" if baseline.state_id == changed.state_id else "different states"
     out.print(f"  → {short(baseline.state_id)} and {short(changed.state_id)} are {states}")
 
-    out.print(f"\n[bold]Metrics[/] of {result.release} → the last run")
+    out.print(f"\n[bold]Metrics[/] of {release} → the last run")
     for key in sorted(set(baseline.metrics) | set(changed.metrics)):
         before, after = baseline.metrics.get(key), changed.metrics.get(key)
         delta = ""
@@ -128,16 +133,16 @@ def _render(result: Any) -> None:
     git = (
         f"commit {result.git_commit[:10]}, plus the uncommitted edit"
         if result.git_commit
-        else "not used"
+        else "not available: code was captured from the files the jobs ran"
     )
     out.print(f"  git      {git}")
 
     out.print("\n[bold]Next steps[/]")
     for command in (
-        f"cd {project} && runstate runs",
+        f"cd {escape(shlex.quote(str(result.project)))} && runstate runs",
         "runstate show latest",
         "runstate release list",
-        f"runstate show {result.release}",
+        f"runstate show {release}",
     ):
         out.print(f"  {command}")
 

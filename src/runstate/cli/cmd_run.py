@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from runstate.capture.launcher import LaunchOptions, launch, parse_param
+from runstate.cli.output import emit_json
 
 
 @click.command(
@@ -88,7 +88,7 @@ def run_cmd(
             "inputs": {i["name"]: i["fingerprint"] for i in record["inputs"]},
             "outputs": {o["name"]: o["fingerprint"] for o in record["outputs"]},
         }
-        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        emit_json(document)
     else:
         sys.stderr.write(
             f"runstate: recorded run {record['id']} ({record['name']}, {record['status']}, "

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from runstate.cli.output import console, emit_json, human_bytes, json_option
+from runstate.state.redact import strip_url_credentials
 from runstate.store.store import Store
 
 
@@ -32,7 +33,7 @@ def init_cmd(
             {
                 "schema": "runstate.init/v1",
                 "store": str(store.root),
-                "metadata_url": store.metadata_url if metadata_url is None else "(configured)",
+                "metadata_url": strip_url_credentials(store.metadata_url),
                 "objects_url": store.objects.url,
             }
         )

@@ -37,7 +37,7 @@ _SKIP_DIRS = frozenset({".runstate", "__pycache__"})
 class PathFingerprint:
     """What runstate records of one file or folder input/output."""
 
-    kind: str  # "file" or "folder"
+    kind: str  # "file" or "folder" ("bytes" for raw bytes given to Run.output)
     fingerprint: str
     size: int
     files: int

@@ -55,6 +55,7 @@ TEMPLATE_DIR = "project-template"
 _REQUIRED = {"numpy": "numpy", "sklearn": "scikit-learn"}
 _RENAMED = {"gitignore": ".gitignore"}  # dot files are awkward as package data
 _OUTPUT_TAIL_LINES = 20
+_GIT_LOCATION_VARS = frozenset({"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR"})
 
 Progress = Callable[[str], None]
 
@@ -79,7 +80,6 @@ class DemoRun:
     state_id: str
     components: dict[str, str]
     metrics: dict[str, float | str]
-    command: str
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -177,8 +177,13 @@ def copy_template(target: Path) -> list[str]:
 
 
 def _child_env() -> dict[str, str]:
-    """Our environment without RUNSTATE_* settings, so the jobs use the demo's own store."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("RUNSTATE_")}
+    """Our environment without RUNSTATE_* settings (so the jobs use the demo's own store)
+    and without git location overrides (so git works on the demo's own repository)."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("RUNSTATE_") and key not in _GIT_LOCATION_VARS
+    }
 
 
 def _tail(text: str) -> str:
@@ -274,7 +279,6 @@ def _read_latest_run(project: Path, command: str) -> DemoRun:
         state_id=str(record["state"]["id"]),
         components=dict(record["state"]["components"]),
         metrics=metrics,
-        command=command,
     )
 
 
@@ -296,7 +300,7 @@ def captured(project: Path, name: str, script: str, params: Mapping[str, Any]) -
 
 def edit_line(path: Path, before: str, after: str) -> None:
     """Replace the one line ``before`` of ``path`` with ``after``."""
-    lines = path.read_text().splitlines(keepends=True)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     matches = [i for i, line in enumerate(lines) if line.rstrip("\r\n") == before]
     if len(matches) != 1:
         raise DemoStepFailed(
@@ -304,7 +308,7 @@ def edit_line(path: Path, before: str, after: str) -> None:
         )
     index = matches[0]
     lines[index] = after + lines[index][len(before) :]
-    path.write_text("".join(lines))
+    path.write_text("".join(lines), encoding="utf-8")
 
 
 # -- comparing the two scoring runs -----------------------------------------------------------

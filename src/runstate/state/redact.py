@@ -46,6 +46,10 @@ REDACTED = "<redacted>"
 #: ML and data code does (thread pools, devices, determinism switches, locale, time zone,
 #: interpreter flags). Everything else in the environment is noise at best and a leak at
 #: worst, so capture is allow-list based.
+#: Variables that match a pattern but belong to another dimension: PYTHONHASHSEED is part of
+#: the ``seeds`` component, so a seed change does not also look like an environment change.
+NOT_ENV: frozenset[str] = frozenset({"PYTHONHASHSEED"})
+
 DEFAULT_ENV_PATTERNS: tuple[str, ...] = (
     "PYTHON*",
     "OMP_*",
@@ -71,7 +75,6 @@ DEFAULT_ENV_PATTERNS: tuple[str, ...] = (
     "TZ",
     "VIRTUAL_ENV",
     "CONDA_*",
-    "RUNSTATE_*",
     "SPARK_*",
     "PYSPARK_*",
     "JAVA_HOME",
@@ -290,7 +293,7 @@ def redact_environ(
     matcher = _compile_patterns(include)
     kept: dict[str, str] = {}
     for name in sorted(environ):
-        if not matcher.match(name):
+        if not matcher.match(name) or name in NOT_ENV:
             continue
         value = environ[name]
         kept[name] = REDACTED if is_secret_name(name) or is_secret_value(value) else value

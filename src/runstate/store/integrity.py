@@ -27,6 +27,7 @@ from typing import Any
 
 from runstate.errors import ObjectMissing
 from runstate.state.model import COMPONENT_SCHEMA, ExecutionState
+from runstate.store.atomic import TMP_PREFIX
 from runstate.store.journal import Lease
 from runstate.store.objects import LocalObjectStore
 from runstate.store.releases import MANIFEST_SCHEMA, list_releases
@@ -322,6 +323,7 @@ def collect_garbage(
                 pass
     if not dry_run:
         _remove_stale_report_dirs(store, live_runs, cutoff)
+        _remove_stale_temp_files(store, cutoff)
     reachable = _walk(store, None)
     report.reachable = len(reachable)
     ids = list(store.objects.iter_ids())
@@ -339,6 +341,7 @@ def collect_garbage(
             continue
         if dry_run:
             report.deleted += 1
+            report.bytes_freed += store.objects.size(object_id)
             continue
         freed = _delete_if_still_old(store, object_id, cutoff)
         if freed is not None:
@@ -372,10 +375,26 @@ def _remove_stale_report_dirs(store: Store, live_runs: set[str], cutoff: float) 
             continue
 
 
+def _remove_stale_temp_files(store: Store, cutoff: float) -> None:
+    """Temp files of journal entries and leases whose writers were killed mid-write."""
+    for folder in (store.journal.folder, store.leases_dir):
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                if name.startswith(TMP_PREFIX) and os.stat(path).st_mtime < cutoff:
+                    os.unlink(path)
+            except FileNotFoundError:
+                continue
+
+
 def _delete_if_still_old(store: Store, object_id: str, cutoff: float) -> int | None:
     objects = store.objects
     if not isinstance(objects, LocalObjectStore):
-        size = 0
+        size = objects.size(object_id)
         objects.delete(object_id)
         return size
     final = objects.path(object_id)

@@ -116,10 +116,18 @@ class Lease:
 
 
 def _pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs. A zombie is dead: in containers whose init does not reap
+    orphans, a killed capture's process can stay a zombie forever and would otherwise pin
+    every later object against ``gc``."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            state = handle.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in (b"Z", b"X")

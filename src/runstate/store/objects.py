@@ -95,6 +95,9 @@ class ObjectStore:
     def mtime(self, object_id: str) -> float:
         raise NotImplementedError
 
+    def size(self, object_id: str) -> int:
+        raise NotImplementedError
+
     def iter_temp_files(self) -> Iterator[tuple[str, float]]:
         """Leftover temp files of killed writers, with their mtimes (for ``gc``)."""
         raise NotImplementedError
@@ -206,6 +209,9 @@ class LocalObjectStore(ObjectStore):
 
     def mtime(self, object_id: str) -> float:
         return os.stat(self.path(object_id)).st_mtime
+
+    def size(self, object_id: str) -> int:
+        return os.stat(self.path(object_id)).st_size
 
     def iter_temp_files(self) -> Iterator[tuple[str, float]]:
         if not os.path.isdir(self.root):
@@ -324,6 +330,9 @@ class FsspecObjectStore(ObjectStore):
 
     def mtime(self, object_id: str) -> float:
         return self._mtime_of(self.path(object_id))
+
+    def size(self, object_id: str) -> int:
+        return int(self.fs.size(self.path(object_id)))
 
     def iter_temp_files(self) -> Iterator[tuple[str, float]]:
         for entry in self._listing():

@@ -144,7 +144,17 @@ def _install() -> None:
                 assert spec is not None and spec.loader is not None
                 module = importlib.util.module_from_spec(spec)
                 spec.loader.exec_module(module)
-                report["env"] = module.capture_env(cache_dir=os.environ.get("RUNSTATE_ENV_CACHE"))
+                # The environment as the program would have had it without runstate.
+                environ = {k: v for k, v in os.environ.items() if not k.startswith("RUNSTATE_")}
+                paths = [p for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+                paths = [p for p in paths if os.path.abspath(p) != bootstrap_dir]
+                if paths:
+                    environ["PYTHONPATH"] = os.pathsep.join(paths)
+                else:
+                    environ.pop("PYTHONPATH", None)
+                report["env"] = module.capture_env(
+                    cache_dir=os.environ.get("RUNSTATE_ENV_CACHE"), environ=environ
+                )
             except Exception as exc:  # report what failed; the launcher falls back to its own
                 report["env_error"] = f"{type(exc).__name__}: {exc}"
         final = os.path.join(str(_REPORT_DIR), f"proc-{os.getpid()}.json")
