@@ -153,9 +153,9 @@ def test_step_code_hash_follows_the_block_source(
 
 
 def test_bad_input_is_a_clear_error(project: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="missing.csv"), runstate.run("bad") as run:
+    with pytest.raises(FileNotFoundError, match=r"missing\.csv"), runstate.run("bad") as run:
         run.input("x", "missing.csv")
-    with pytest.raises(UsageError, match=r"param 'when'"):
+    with pytest.raises(UsageError, match="param 'when'"):
         runstate.run("bad", params={"when": object()})
     with pytest.raises(UsageError, match="metric 'm'"), runstate.run("bad") as run:
         run.metric("m", "high")  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from runstate.state.canonical import hash_bytes
-from runstate.state.code import CodeCapture, capture_code
+from runstate.state.code import CodeCapture, GitCapture, capture_code
 from runstate.state.env import capture_env
 from runstate.store.store import Store
 
@@ -23,6 +23,6 @@ def capture_env_component(store: Store) -> dict[str, Any]:
 
 
 def capture_code_component(
-    store: Store, module_files: Iterable[str], entry: str | None
+    store: Store, module_files: Iterable[str], entry: str | None, git: GitCapture | None = None
 ) -> CodeCapture:
-    return capture_code(store.project_root, module_files, entry, hasher=hash_bytes)
+    return capture_code(store.project_root, module_files, entry, hasher=hash_bytes, git=git)

@@ -27,22 +27,20 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runstate.capture.record import (
-    RECORD_SCHEMA,
-    IOEntry,
-    check_params,
-    compose_state,
-    current_host,
-    current_user,
-    metric_value,
-    relative_path,
-)
-from runstate.data.statcache import StatCache
 from runstate.errors import InputNotFound, UsageError
+from runstate.state.canonical import canonical_bytes
 from runstate.state.ids import uuid7
 from runstate.store.store import Store, utc_now
+
+if TYPE_CHECKING:
+    from runstate.capture.record import IOEntry
+    from runstate.state.code import GitCapture
+
+# The assembly machinery (fingerprints, code and env capture, components) is imported by
+# a prefetch thread while the command runs, not before it starts: `runstate run` costs the
+# user only what cannot overlap with their command.
 
 __all__ = ["LaunchOptions", "LaunchResult", "launch", "parse_param"]
 
@@ -50,6 +48,30 @@ BOOTSTRAP_DIR = str(Path(__file__).resolve().parent / "bootstrap")
 ENV_MODULE = str(Path(__file__).resolve().parent.parent / "state" / "env.py")
 STDERR_TAIL_BYTES = 8192
 _CODE_SUFFIXES = (".py", ".pyw", ".pyi")
+
+
+class _Prefetch(threading.Thread):
+    """Imports the assembly modules and captures git state while the command runs."""
+
+    def __init__(self, project_root: Path) -> None:
+        super().__init__(daemon=True, name="runstate-prefetch")
+        self.project_root = project_root
+        self.git: GitCapture | None = None
+
+    def run(self) -> None:
+        try:
+            import runstate.capture.collect  # warms the import
+            import runstate.capture.record  # noqa: F401
+            from runstate.state.canonical import hash_bytes
+            from runstate.state.code import capture_git
+
+            self.git = capture_git(self.project_root, hasher=hash_bytes)
+        except Exception:
+            self.git = None  # _assemble captures git itself
+
+    def result(self) -> GitCapture | None:
+        self.join()
+        return self.git
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -129,7 +151,11 @@ def launch(options: LaunchOptions, store: Store | None = None) -> LaunchResult:
     if not options.command:
         raise UsageError("no command given: use `runstate run [OPTIONS] -- CMD [ARGS]`")
     store = store or Store.open()
-    params = check_params(options.params)
+    try:
+        canonical_bytes(dict(options.params))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"--param: {exc}") from None
+    params = dict(options.params)
     if options.seed is not None and not (0 <= options.seed < 2**32):
         raise UsageError(f"--seed {options.seed}: must be 0 <= seed < 2**32")
     cwd = os.path.abspath(options.cwd or os.getcwd())
@@ -181,6 +207,8 @@ def launch(options: LaunchOptions, store: Store | None = None) -> LaunchResult:
         forward = _forward_signals(child)
         tee = _StderrTee(child.stderr)
         tee.start()
+        prefetch = _Prefetch(store.project_root)
+        prefetch.start()
         try:
             returncode = child.wait()
         finally:
@@ -201,6 +229,7 @@ def launch(options: LaunchOptions, store: Store | None = None) -> LaunchResult:
                 started,
                 ended,
                 tee.text(),
+                prefetch.result(),
             )
             record_id = store.commit_run(record)
         finally:
@@ -280,8 +309,20 @@ def _assemble(
     started: float,
     ended: float,
     stderr_tail: str | None,
+    git: GitCapture | None,
 ) -> dict[str, Any]:
     from runstate.capture.collect import capture_code_component, capture_env_component
+    from runstate.capture.record import (
+        RECORD_SCHEMA,
+        IOEntry,
+        check_params,
+        compose_state,
+        current_host,
+        current_user,
+        metric_value,
+        relative_path,
+    )
+    from runstate.data.statcache import StatCache
     from runstate.state.seeds import capture_seeds
 
     processes, api_parts = _read_reports(report_dir)
@@ -302,7 +343,7 @@ def _assemble(
             entry = os.path.join(proc.get("cwd", cwd), argv[0])
             break
 
-    params = dict(cli_params)
+    params = check_params(cli_params)
     name = options.name
     inputs: dict[str, IOEntry] = {}
     outputs: dict[str, IOEntry] = {}
@@ -376,7 +417,7 @@ def _assemble(
     state, _ = compose_state(
         store,
         env=env_body,
-        code=capture_code_component(store, module_files, entry),
+        code=capture_code_component(store, module_files, entry, git=git),
         params=params,
         config_files=config_entries,
         seeds=capture_seeds(options.seed, applied, seeds_env),

@@ -49,6 +49,7 @@ __all__ = [
     "UNTRACKED_MAX_BYTES",
     "CodeCapture",
     "capture_code",
+    "capture_git",
     "default_hasher",
     "function_hash",
 ]
@@ -262,11 +263,26 @@ class _FileFilter:
         return False
 
 
+GitCapture = tuple[dict[str, Any] | None, dict[str, bytes]]
+
+
+def capture_git(
+    project_root: str | os.PathLike[str], hasher: Callable[[bytes], str] = default_hasher
+) -> GitCapture:
+    """Only the git part of :func:`capture_code`: ``(manifest or None, blobs)``.
+
+    Separate so the launcher can run it while the command is still running.
+    """
+    blobs: dict[str, bytes] = {}
+    return _capture_git(_absolute(project_root), hasher, blobs), blobs
+
+
 def capture_code(
     project_root: str | os.PathLike[str],
     module_files: Iterable[str],
     entry: str | None = None,
     hasher: Callable[[bytes], str] = default_hasher,
+    git: GitCapture | None = None,
 ) -> CodeCapture:
     """Capture the code of a run rooted at *project_root*.
 
@@ -277,8 +293,8 @@ def capture_code(
     ``{"git": {...} | None, "files": {relpath: id}, "entry": relpath | None}``.
     """
     root = _absolute(project_root)
-    blobs: dict[str, bytes] = {}
-    git = _capture_git(root, hasher, blobs)
+    git_manifest, git_blobs = git if git is not None else capture_git(root, hasher)
+    blobs = dict(git_blobs)
 
     file_filter = _FileFilter(root)
     entry_match = file_filter.relpath(entry) if entry else None
@@ -297,7 +313,7 @@ def capture_code(
         blobs[digest] = data
         files[rel] = digest
     manifest: dict[str, Any] = {
-        "git": git,
+        "git": git_manifest,
         "files": dict(sorted(files.items())),
         "entry": entry_match[1] if entry_match else None,
     }

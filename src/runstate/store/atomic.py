@@ -9,7 +9,6 @@ the leftovers of writers that were killed.
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 __all__ = ["TMP_PREFIX", "atomic_write_bytes", "fsync_dir", "temp_path_for"]
@@ -19,7 +18,7 @@ TMP_PREFIX = ".tmp-"
 
 def temp_path_for(final: str | os.PathLike[str]) -> str:
     folder = os.path.dirname(os.fspath(final)) or "."
-    return os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}")
+    return os.path.join(folder, f"{TMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
 
 
 def fsync_dir(folder: str | os.PathLike[str]) -> None:
