@@ -26,8 +26,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runstate.errors import StoreCorrupt, StoreExists, StoreNotFound
+from runstate.errors import StoreCorrupt, StoreExists, StoreNotFound, UsageError
 from runstate.state.canonical import canonical_bytes
+from runstate.state.redact import strip_url_credentials
 from runstate.store.atomic import atomic_write_bytes
 from runstate.store.journal import Journal, Lease
 from runstate.store.objects import ObjectStore, open_object_store
@@ -95,6 +96,12 @@ class Store:
         root = Path(project).resolve() / STORE_DIR
         if (root / "config.json").exists():
             raise StoreExists(f"{root} already holds a runstate store")
+        for label, url in (("--metadata-url", metadata_url), ("--objects-url", objects_url)):
+            if url and strip_url_credentials(url) != url:
+                raise UsageError(
+                    f"{label}: the URL carries credentials, and runstate never stores secrets; "
+                    "use a password file (~/.pgpass) or RUNSTATE_METADATA_URL instead"
+                )
         for sub in ("objects", "journal", "leases", "cache"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         config: dict[str, Any] = {
@@ -135,7 +142,8 @@ class Store:
 
     @property
     def metadata_url(self) -> str:
-        url = self.config.get("metadata_url")
+        """``RUNSTATE_METADATA_URL`` (may carry credentials; never written down), else config."""
+        url = os.environ.get("RUNSTATE_METADATA_URL") or self.config.get("metadata_url")
         return str(url) if url else f"sqlite:///{self.root / 'runstate.db'}"
 
     @property
