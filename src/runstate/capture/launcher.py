@@ -323,6 +323,7 @@ def _assemble(
         relative_path,
     )
     from runstate.data.statcache import StatCache
+    from runstate.state.redact import redact_argv, scrub_text
     from runstate.state.seeds import capture_seeds
 
     processes, api_parts = _read_reports(report_dir)
@@ -434,7 +435,7 @@ def _assemble(
         "status": status,
         "exit_code": returncode if returncode >= 0 else 128 - returncode,
         "error": _error_text(status, returncode),
-        "command": list(options.command),
+        "command": redact_argv(options.command),
         "cwd": relative_path(cwd, root),
         "started_at": utc_now(started),
         "ended_at": utc_now(ended),
@@ -448,5 +449,5 @@ def _assemble(
         "config_files": [e.to_dict() for e in config_entries],
         "metrics": metrics,
         "steps": steps,
-        "stderr_tail": stderr_tail,
+        "stderr_tail": None if stderr_tail is None else scrub_text(stderr_tail),
     }

@@ -23,6 +23,7 @@ from runstate.state.canonical import canonical_bytes
 from runstate.state.code import CodeCapture
 from runstate.state.host import current_host, current_user
 from runstate.state.model import Component, ExecutionState
+from runstate.state.redact import redact_params
 from runstate.store.store import Store
 
 __all__ = [
@@ -171,7 +172,7 @@ def compose_state(
         Component(
             "config",
             {
-                "params": dict(params),
+                "params": redact_params(params),
                 "files": {entry.path: entry.fingerprint.fingerprint for entry in config_files},
             },
         ),

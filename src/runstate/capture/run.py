@@ -49,6 +49,7 @@ from runstate.data.statcache import StatCache
 from runstate.errors import UsageError
 from runstate.state.canonical import hash_bytes
 from runstate.state.ids import uuid7
+from runstate.state.redact import redact_argv, scrub_text
 from runstate.store.atomic import atomic_write_bytes
 from runstate.store.store import Store, utc_now
 
@@ -125,7 +126,9 @@ class Run:
             self.status = "interrupted"
         else:
             self.status = "failed"
-            error = "".join(traceback.format_exception_only(exc_type, exc)).strip()[-2000:]
+            error = scrub_text(
+                "".join(traceback.format_exception_only(exc_type, exc)).strip()[-2000:]
+            )
         try:
             self._finish(error)
         finally:
@@ -299,7 +302,7 @@ class Run:
             "status": self.status,
             "exit_code": None,
             "error": error,
-            "command": list(sys.argv) if sys.argv else None,
+            "command": redact_argv(sys.argv) if sys.argv else None,
             "cwd": relative_path(os.getcwd(), self.store.project_root),
             "started_at": utc_now(self._started),
             "ended_at": utc_now(ended),

@@ -28,14 +28,17 @@ import fnmatch
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
     "DEFAULT_ENV_PATTERNS",
     "REDACTED",
     "is_secret_name",
     "is_secret_value",
+    "redact_argv",
     "redact_environ",
+    "redact_params",
+    "scrub_text",
     "strip_url_credentials",
 ]
 
@@ -298,3 +301,51 @@ def redact_environ(
         value = environ[name]
         kept[name] = REDACTED if is_secret_name(name) or is_secret_value(value) else value
     return kept
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """A command line with secret arguments replaced by :data:`REDACTED`.
+
+    Catches ``--password hunter2``, ``--api-token=abc``, ``-p`` is left alone (too common),
+    and any argument whose value itself looks like a secret (credentialed URLs, key formats).
+    """
+    out: list[str] = []
+    secret_flag = False
+    for arg in argv:
+        if secret_flag and not arg.startswith("-"):
+            out.append(REDACTED)
+            secret_flag = False
+            continue
+        secret_flag = False
+        if arg.startswith("--") and "=" in arg:
+            flag, value = arg.split("=", 1)
+            if is_secret_name(flag.lstrip("-")) or is_secret_value(value):
+                out.append(f"{flag}={REDACTED}")
+                continue
+            out.append(arg)
+        elif arg.startswith("--") and is_secret_name(arg.lstrip("-")):
+            out.append(arg)
+            secret_flag = True
+        elif is_secret_value(arg):
+            out.append(REDACTED)
+        else:
+            out.append(arg)
+    return out
+
+
+def redact_params(params: Mapping[str, object]) -> dict[str, object]:
+    """Params as stored: values under secret-looking names or with secret-looking values
+    are replaced by :data:`REDACTED` (the program still sees the real value)."""
+    stored: dict[str, object] = {}
+    for name, value in params.items():
+        secret = is_secret_name(name) or (isinstance(value, str) and is_secret_value(value))
+        stored[name] = REDACTED if secret else value
+    return stored
+
+
+_TOKEN = re.compile(r"[^\s'\"<>()\[\]{},;]+")
+
+
+def scrub_text(text: str) -> str:
+    """Free text (a stderr tail, an error message) with secret-looking tokens redacted."""
+    return _TOKEN.sub(lambda m: REDACTED if is_secret_value(m.group()) else m.group(), text)
