@@ -14,6 +14,7 @@ and byte code is cached under ``bench/.work/pycache`` (``PYTHONPYCACHEPREFIX``),
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import platform
@@ -149,9 +150,41 @@ def _version(package: str) -> str | None:
         return None
 
 
+def checkout() -> dict[str, Any]:
+    """The runstate commit measured, whether ``src/`` had uncommitted changes, a digest of it."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=REPO_DIR, capture_output=True, text=True, check=False
+            )
+        except OSError:
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    status = git("status", "--porcelain", "--", "src")
+    digest = hashlib.sha256()
+    for path in sorted((REPO_DIR / "src").rglob("*.py")):
+        digest.update(str(path.relative_to(REPO_DIR)).encode() + b"\0" + path.read_bytes())
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "src_dirty": bool(status) if status is not None else None,
+        "src_sha256": digest.hexdigest(),
+    }
+
+
+def stamp_end(machine: dict[str, Any]) -> dict[str, Any]:
+    """``machine`` plus the checkout at the end; warns if ``src/`` changed while measuring."""
+    end = checkout()
+    if end != machine.get("runstate_checkout"):
+        print("warning: runstate's checkout changed during the measurement", file=sys.stderr)
+    return {**machine, "runstate_checkout_end": end}
+
+
 def machine_info() -> dict[str, Any]:
     """What the figures were measured on, and with which versions."""
     return {
+        "runstate_checkout": checkout(),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "nproc": len(os.sched_getaffinity(0)),  # what `nproc` prints
         "cpu_model": _lscpu_model(),

@@ -368,10 +368,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         modes = ["warm"]
+    machine = benchlib.machine_info()
     measurements = measure(args, modes)
     result = {
         "schema": "runstate-bench.fingerprint_folder/v1",
-        "machine": benchlib.machine_info(),
+        "machine": benchlib.stamp_end(machine),
         "dataset": {**spec, "path": str(DATA)},
         "settings": {
             "repeat": args.repeat,

@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be >= 1")
     benchlib.reexec_in_venv()
 
+    machine = benchlib.machine_info()
     project = benchlib.make_project(git=not args.no_git)
     env = benchlib.child_env()
     try:
@@ -292,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "profile_run",
         {
             "schema": "runstate-bench.profile_run/v1",
-            "machine": benchlib.machine_info(),
+            "machine": benchlib.stamp_end(machine),
             "settings": {"repeat": args.repeat, "project_is_git_repo": not args.no_git},
             **phases,
             "imports_launcher": parent,

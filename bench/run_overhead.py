@@ -214,12 +214,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be >= 2 and --warmup >= 0")
     benchlib.reexec_in_venv()
 
+    machine = benchlib.machine_info()
     raw = measure(
         args.repeat, args.warmup, bytecode_cache=not args.no_bytecode_cache, git=not args.no_git
     )
     result = {
         "schema": "runstate-bench.run_overhead/v1",
-        "machine": benchlib.machine_info(),
+        "machine": benchlib.stamp_end(machine),
         "settings": {
             "repeat": args.repeat,
             "warmup": args.warmup,

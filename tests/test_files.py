@@ -9,8 +9,10 @@ from pathlib import Path
 
 import blake3
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from runstate.data.files import fingerprint_path
+from runstate.data.files import fingerprint_path, folder_manifest_bytes
 from runstate.data.statcache import StatCache
 from runstate.errors import InputNotFound, InputUnreadable, UsageError
 from runstate.state.canonical import canonical_bytes
@@ -132,3 +134,28 @@ def test_bad_paths_give_clear_errors(tmp_path: Path) -> None:
         secret.chmod(0o644)
     with pytest.raises(UsageError, match="retention"):
         fingerprint_path(secret, retention="sometimes")
+
+
+@given(st.lists(st.tuples(st.text(min_size=1), st.integers(min_value=0), st.text(max_size=64))))
+def test_fast_manifest_encoding_equals_canonical_json(rows: list[tuple[str, int, str]]) -> None:
+    as_lists = [list(row) for row in rows]
+    expected = canonical_bytes({"schema": "runstate.folder/v1", "files": as_lists})
+    assert folder_manifest_bytes(as_lists) == expected
+
+
+def test_storing_a_big_folder_in_one_batch(tmp_path: Path) -> None:
+    root = tmp_path / "many"
+    root.mkdir()
+    contents = {f"f{i:03d}.bin": os.urandom(100 + i) for i in range(60)}
+    for name, data in contents.items():
+        (root / name).write_bytes(data)
+    objects = LocalObjectStore(tmp_path / "objects")
+    result = fingerprint_path(root, objects)
+    assert result.files == 60
+    for data in contents.values():
+        assert objects.get_bytes(blake3.blake3(data).hexdigest()) == data
+    assert list(objects.iter_temp_files()) == []
+    # The same folder again: every object is reused, none is rewritten.
+    inodes = {oid: os.stat(objects.path(oid)).st_ino for oid in objects.iter_ids()}
+    assert fingerprint_path(root, objects).fingerprint == result.fingerprint
+    assert {oid: os.stat(objects.path(oid)).st_ino for oid in objects.iter_ids()} == inodes

@@ -94,4 +94,7 @@ def run_cmd(
             f"runstate: recorded run {record['id']} ({record['name']}, {record['status']}, "
             f"{len(record['inputs'])} inputs, {len(record['outputs'])} outputs)\n"
         )
+    from runstate.cli import main as cli_main
+
+    cli_main.fast_exit_allowed = True  # everything is committed and durable
     sys.exit(result.exit_code)

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
+import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -80,6 +81,11 @@ class ObjectStore:
         """Store a file's bytes; pass ``object_id`` when the hash is already known."""
         raise NotImplementedError
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group writes under one durability barrier (backends without one: a no-op)."""
+        yield
+
     def get_bytes(self, object_id: str) -> bytes:
         raise NotImplementedError
 
@@ -126,6 +132,7 @@ class LocalObjectStore(ObjectStore):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self.url = self.root
+        self._pending: list[str] | None = None
 
     def path(self, object_id: str) -> str:
         self._check(object_id)
@@ -141,10 +148,50 @@ class LocalObjectStore(ObjectStore):
             return False
         return True
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Defer durability to one barrier at the end of the block.
+
+        Inside the block objects are written and renamed into place without a per-object
+        fsync; leaving the block makes every one of them durable (one ``syncfs`` of the
+        store's filesystem where available, else an fsync per file from a thread pool),
+        then their folders. Callers commit anything that names these objects only after
+        the block: objects are durable before the rows that name them. Per-object fsync
+        cost ~1.7 ms each here, so a 1,000-file input paid ~3 s for them.
+        """
+        if self._pending is not None:  # nested: the outer block owns the barrier
+            yield
+            return
+        self._pending = []
+        try:
+            yield
+        finally:
+            pending, self._pending = self._pending, None
+            self._make_durable(pending)
+
+    def _make_durable(self, paths: list[str]) -> None:
+        if not paths:
+            return
+        if len(paths) < 16 or not _syncfs(self.root):
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(_fsync_path, paths))
+        for folder in sorted({os.path.dirname(p) for p in paths}):
+            fsync_dir(folder)
+
     def _install(self, tmp: str, final: str) -> None:
         os.chmod(tmp, 0o444)
         os.replace(tmp, final)
-        fsync_dir(os.path.dirname(final))
+        if self._pending is not None:
+            self._pending.append(final)
+        else:
+            fsync_dir(os.path.dirname(final))
+
+    def _sync_file(self, handle: IO[bytes]) -> None:
+        if self._pending is None:
+            handle.flush()
+            os.fsync(handle.fileno())
 
     def put_bytes(self, data: bytes) -> str:
         object_id = blake3.blake3(data).hexdigest()
@@ -155,27 +202,41 @@ class LocalObjectStore(ObjectStore):
         tmp = temp_path_for(final)
         with open(tmp, "xb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            self._sync_file(handle)
         self._install(tmp, final)
         return object_id
 
     def put_file(self, path: str | os.PathLike[str], object_id: str | None = None) -> str:
-        if object_id is None:
-            object_id = hash_file(path)
-        final = self.path(object_id)
-        if self._freshen(final):
+        """Copy a file in, hashing the bytes as they are copied (one read of the source).
+
+        With ``object_id`` (a hash computed earlier) an existing object is only freshened,
+        and a copy whose bytes no longer match it is refused: the file changed meanwhile.
+        """
+        if object_id is not None and self._freshen(self.path(object_id)):
             return object_id
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        tmp = temp_path_for(final)
-        shutil.copyfile(path, tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        if hash_file(tmp) != object_id:
-            os.unlink(tmp)
-            raise ObjectMissing(f"{os.fspath(path)}: file changed while it was being stored")
-        self._install(tmp, final)
-        return object_id
+        os.makedirs(self.root, exist_ok=True)
+        tmp = os.path.join(self.root, f"{TMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
+        hasher = blake3.blake3()
+        try:
+            with open(path, "rb") as source, open(tmp, "xb") as target:
+                while chunk := source.read(_CHUNK):
+                    hasher.update(chunk)
+                    target.write(chunk)
+                self._sync_file(target)
+            actual = hasher.hexdigest()
+            if object_id is not None and actual != object_id:
+                raise ObjectMissing(f"{os.fspath(path)}: file changed while it was being stored")
+            final = self.path(actual)
+            if self._freshen(final):
+                os.unlink(tmp)
+                return actual
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            self._install(tmp, final)
+        except BaseException:
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return actual
 
     def get_bytes(self, object_id: str) -> bytes:
         try:
@@ -344,6 +405,31 @@ class FsspecObjectStore(ObjectStore):
             self.fs.rm_file(name)
         except FileNotFoundError:
             pass
+
+
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _syncfs(folder: str) -> bool:
+    """Flush the filesystem holding ``folder`` with Linux's syncfs(2); False if unavailable."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            return bool(libc.syncfs(fd) == 0)
+        finally:
+            os.close(fd)
+    except (OSError, AttributeError):
+        return False
 
 
 def open_object_store(url: str | os.PathLike[str]) -> ObjectStore:
