@@ -178,7 +178,8 @@ def test_standalone_probe_does_not_need_runstate() -> None:
         f"spec = importlib.util.spec_from_file_location('probe', {str(ENV_PY)!r})\n"
         "mod = importlib.util.module_from_spec(spec)\n"
         "spec.loader.exec_module(mod)\n"
-        "assert mod._redact.__file__ == str(mod.Path(mod.__file__).with_name('redact.py'))\n"
+        "assert mod._redact.__file__ == mod.os.path.join(mod.os.path.dirname(mod.__file__), "
+        "'redact.py')\n"
         "print(json.dumps(mod.capture_env(environ={'LANG': 'C'})))\n"
         f"runpy.run_path({str(ENV_PY)!r}, run_name='__main__')\n"
     )
@@ -189,3 +190,180 @@ def test_standalone_probe_does_not_need_runstate() -> None:
     by_path, as_main = proc.stdout.splitlines()
     assert json.loads(by_path)["env_vars"] == {"LANG": "C"}
     assert set(json.loads(as_main)) == TOP_KEYS | {"env_vars"}
+
+
+# --- the caches and the module-free live paths change nothing ---------------------------------
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def test_cached_capture_is_identical_to_a_fresh_one(tmp_path: Path) -> None:
+    """With a cold or a warm cache, the content is what a capture without cache computes."""
+    cache = tmp_path / "cache"
+    environ = {"OMP_NUM_THREADS": "2", "LANG": "C.UTF-8", "TZ": "UTC", "PATH": "/usr/bin"}
+    fresh = capture_env(environ=environ)
+    cold = capture_env(cache_dir=str(cache), environ=environ)
+    warm = capture_env(cache_dir=str(cache), environ=environ)
+    assert _canonical(cold) == _canonical(fresh)
+    assert _canonical(warm) == _canonical(fresh)
+    kinds = {name.split("-")[1] for name in os.listdir(cache)}
+    assert "packages" in kinds
+    if env_mod._machine_cache_key(env_mod._boot_id()) is not None:
+        assert "machine" in kinds
+
+
+def test_invalid_machine_cache_is_recomputed(tmp_path: Path) -> None:
+    key = env_mod._machine_cache_key(env_mod._boot_id())
+    if key is None:
+        pytest.skip("no machine cache on this platform")
+    target = tmp_path / f"env-machine-{key}.json"
+    target.write_text(json.dumps({"format": 1, "key": key, "payload": {"python": {}}}))
+    assert _canonical(capture_env(cache_dir=str(tmp_path))) == _canonical(capture_env())
+    assert json.loads(target.read_text())["payload"] == env_mod._machine_info()
+
+
+def test_machine_cache_key_follows_its_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not hasattr(os, "uname"):
+        pytest.skip("no machine cache without os.uname")
+    release = tmp_path / "os-release"
+    release.write_text('PRETTY_NAME="Test OS 1"\n')
+    monkeypatch.setattr(env_mod, "_OS_RELEASE_PATHS", (str(release), str(tmp_path / "none")))
+    boot = b"3a8e0b52-0000-4000-8000-000000000000\n"
+    key = env_mod._machine_cache_key(boot)
+    assert key is not None and env_mod._machine_cache_key(boot) == key
+    assert env_mod._machine_cache_key(boot.replace(b"3a", b"4b")) != key  # a reboot
+    st = release.stat()
+    os.utime(release, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert env_mod._machine_cache_key(boot) != key  # an OS upgrade rewrites os-release
+    if sys.platform.startswith("linux"):
+        assert env_mod._machine_cache_key(None) is None  # no boot id: no cache
+
+
+def test_preferred_encoding_is_locales() -> None:
+    import locale
+
+    assert env_mod._preferred_encoding() == locale.getpreferredencoding(False)
+
+
+def test_localtime_zone_is_what_path_resolve_gives() -> None:
+    try:
+        target = Path("/etc/localtime").resolve().as_posix()
+        expected = target.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in target else None
+    except (OSError, RuntimeError):
+        expected = None
+    assert env_mod._localtime_zone() == expected
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the POSIX search is ours; shutil on Windows")
+def test_which_is_shutil_which(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    plain, folder, good = tmp_path / "plain", tmp_path / "folder", tmp_path / "good"
+    for path in (plain, folder, good):
+        path.mkdir()
+    (plain / "tool").write_text("not executable")
+    (folder / "tool").mkdir()
+    (good / "tool").write_text("#!/bin/sh\n")
+    (good / "tool").chmod(0o755)
+    monkeypatch.chdir(good)
+    paths = [
+        f"{plain}:{folder}:{good}",
+        f"{plain}:{plain}:{tmp_path}",
+        "",
+        ":",
+        f"{folder}::{good}",
+        str(tmp_path / "missing"),
+    ]
+    for path in paths:
+        monkeypatch.setenv("PATH", path)
+        for name in ("tool", "sh", "definitely-not-a-command"):
+            assert env_mod._which(name) == shutil.which(name), (path, name)
+    monkeypatch.delenv("PATH")
+    assert env_mod._which("sh") == shutil.which("sh")
+
+
+@pytest.mark.skipif(os.sep != "/", reason="pathlib is used as is on Windows")
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "",
+        ".",
+        "./",
+        "a",
+        "a/./b/",
+        "../x",
+        "a/../b",
+        "/",
+        "//",
+        "///",
+        "//x/y",
+        "///x",
+        "/a//b/./c/",
+    ],
+)
+def test_absolute_path_text_is_pathlib(
+    entry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert env_mod._absolute_path_text(entry) == str(Path(entry or os.curdir).absolute())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"format": 1, "key": "k", "payload": {"a": [1, -2, null, true, false, "\\u00e9"]}}',
+        ' \n{"a":{"b":[[],{}]}}\r\n\t',
+        '"x"',
+        "123456789012345678901234567890",
+        "[1.5, -0.0, 1e300]",
+    ],
+)
+def test_json_loads_is_json(text: str) -> None:
+    assert env_mod._json_loads(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ["", "  ", "{", "[1] x", "\ufeff{}", '{"a":1,}', "[1,]", "nul"])
+def test_json_loads_rejects_what_json_rejects(text: str) -> None:
+    with pytest.raises(ValueError):
+        json.loads(text)
+    with pytest.raises(ValueError):
+        env_mod._json_loads(text)
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or env_mod._boot_id() is None,
+    reason="the machine facts are cached on Linux with a boot id",
+)
+def test_warm_capture_imports_no_heavy_module(tmp_path: Path) -> None:
+    """The bootstrap loads env.py at exit of every captured process: a warm capture must not
+    import the modules that made it slow (json/re/typing/platform/...: ~40 ms together)."""
+    heavy = {
+        "re", "json", "typing", "platform", "locale", "pathlib", "shutil", "hashlib", "struct",
+        "fnmatch", "contextlib", "importlib.util", "importlib.metadata", "subprocess", "tempfile",
+    }  # fmt: skip
+    code = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "from importlib.machinery import SourceFileLoader\n"
+        f"loader = SourceFileLoader('probe', {str(ENV_PY)!r})\n"
+        "mod = type(sys)('probe')\n"
+        "mod.__file__ = loader.path\n"
+        "mod.__package__ = ''\n"
+        "loader.exec_module(mod)\n"
+        f"mod.capture_env(cache_dir={str(tmp_path / 'cache')!r})\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
+    )
+    # -S: no site-packages .pth files importing things first; -I: no cwd on sys.path.
+    argv = [sys.executable, "-S", "-I", "-c", code]
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    for _ in range(2):  # the first run fills the cache
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+    imported = set(proc.stdout.split())
+    assert "_json" in imported  # what the warm path does use
+    assert not imported & heavy, sorted(imported & heavy)

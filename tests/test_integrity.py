@@ -136,7 +136,7 @@ def test_gc_never_touches_objects_of_a_capture_in_flight(project: Path, store: S
     with runstate.run("slow") as run:
         run.input("big", "big.txt")
         # Mid-capture: the input's object exists but no row names it yet.
-        object_id = run.inputs["big"].fingerprint.object_id
+        object_id = run.inputs["big"].fingerprint.object_id  # type: ignore[union-attr]
         report = collect_garbage(store, grace_seconds=0)
         assert store.objects.has(object_id), report
     assert store.objects.has(object_id)

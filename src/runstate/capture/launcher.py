@@ -35,7 +35,7 @@ from runstate.state.ids import uuid7
 from runstate.store.store import Store, utc_now
 
 if TYPE_CHECKING:
-    from runstate.capture.record import IOEntry
+    from runstate.capture.record import Entry
     from runstate.state.code import GitCapture
 
 # The assembly machinery (fingerprints, code and env capture, components) is imported by
@@ -319,6 +319,7 @@ def _assemble(
         compose_state,
         current_host,
         current_user,
+        entry_from_dict,
         metric_value,
         relative_path,
     )
@@ -346,8 +347,8 @@ def _assemble(
 
     params = check_params(cli_params)
     name = options.name
-    inputs: dict[str, IOEntry] = {}
-    outputs: dict[str, IOEntry] = {}
+    inputs: dict[str, Entry] = {}
+    outputs: dict[str, Entry] = {}
     metrics: list[dict[str, Any]] = []
     steps: list[dict[str, Any]] = []
     config_paths = [os.path.join(cwd, p) for p in options.config_files]
@@ -356,9 +357,9 @@ def _assemble(
         name = name or part.get("name")
         params = {**part.get("params", {}), **params}
         for item in part.get("inputs", []):
-            inputs[item["name"]] = IOEntry.from_dict(item)
+            inputs[item["name"]] = entry_from_dict(item)
         for item in part.get("outputs", []):
-            outputs[item["name"]] = IOEntry.from_dict(item)
+            outputs[item["name"]] = entry_from_dict(item)
         metrics.extend(
             {**m, "value": metric_value(m["key"], m["value"])} for m in part.get("metrics", [])
         )
@@ -373,7 +374,7 @@ def _assemble(
         """Already recorded, itself or through a recorded folder that contains it."""
         return absolute in known_paths or any(absolute.startswith(k + os.sep) for k in known_paths)
 
-    def add(table: dict[str, IOEntry], path: str, role: str) -> None:
+    def add(table: dict[str, Entry], path: str, role: str) -> None:
         absolute = os.path.abspath(os.path.join(cwd, path))
         if covered(absolute) or not os.path.exists(absolute):
             return

@@ -14,10 +14,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 from runstate.data.files import PathFingerprint, fingerprint_path
 from runstate.data.statcache import StatCache
+from runstate.data.tablecapture import TableEntry
 from runstate.errors import UsageError
 from runstate.state.canonical import canonical_bytes
 from runstate.state.code import CodeCapture
@@ -28,12 +29,14 @@ from runstate.store.store import Store
 
 __all__ = [
     "RECORD_SCHEMA",
+    "Entry",
     "IOEntry",
     "StepRecord",
     "check_params",
     "compose_state",
     "current_host",
     "current_user",
+    "entry_from_dict",
     "metric_value",
     "relative_path",
 ]
@@ -90,6 +93,13 @@ class IOEntry:
     fingerprint: PathFingerprint
     step: str | None = None
 
+    @property
+    def digest(self) -> str:
+        return self.fingerprint.fingerprint
+
+    def component_body(self) -> dict[str, Any]:
+        return {"path": self.path, **self.fingerprint.to_dict()}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -127,6 +137,16 @@ class IOEntry:
         return cls(name, relative_path(path, store.project_root), role, fingerprint, step)
 
 
+#: A recorded input or output: a file/folder (:class:`IOEntry`) or a table (``TableEntry``).
+Entry: TypeAlias = "IOEntry | TableEntry"
+
+
+def entry_from_dict(data: Mapping[str, Any]) -> Entry:
+    if data.get("kind") == "table":
+        return TableEntry.from_dict(data)
+    return IOEntry.from_dict(data)
+
+
 @dataclass
 class StepRecord:
     """A named stage of a run, with the fingerprints it read and wrote."""
@@ -161,7 +181,7 @@ def compose_state(
     params: Mapping[str, Any],
     config_files: Sequence[IOEntry],
     seeds: Mapping[str, Any],
-    inputs: Iterable[IOEntry],
+    inputs: Iterable[Entry],
 ) -> tuple[ExecutionState, list[Component]]:
     """Build and store every component of a run; return its state and the components."""
     for blob in code.blobs.values():
@@ -173,15 +193,14 @@ def compose_state(
             "config",
             {
                 "params": redact_params(params),
-                "files": {entry.path: entry.fingerprint.fingerprint for entry in config_files},
+                "files": {entry.path: entry.digest for entry in config_files},
             },
         ),
         Component("seeds", dict(seeds)),
     ]
     for entry in inputs:
         if entry.role in ("data", "model"):
-            body = {"path": entry.path, **entry.fingerprint.to_dict()}
-            components.append(Component(f"{entry.role}:{entry.name}", body))
+            components.append(Component(f"{entry.role}:{entry.name}", entry.component_body()))
     names = [component.name for component in components]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:

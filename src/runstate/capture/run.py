@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from runstate.capture.record import (
     RECORD_SCHEMA,
+    Entry,
     IOEntry,
     StepRecord,
     check_params,
@@ -86,8 +87,8 @@ class Run:
         self._config_paths = [os.fspath(p) for p in config_files]
         self._report_dir = os.environ.get("RUNSTATE_REPORT_DIR")
         self.store = store if isinstance(store, Store) else Store.open(store)
-        self.inputs: dict[str, IOEntry] = {}
-        self.outputs: dict[str, IOEntry] = {}
+        self.inputs: dict[str, Entry] = {}
+        self.outputs: dict[str, Entry] = {}
         self.metrics: list[dict[str, Any]] = []
         self.steps: list[StepRecord] = []
         self._current_step: StepRecord | None = None
@@ -198,19 +199,19 @@ class Run:
             )
         self._record_io(self.outputs, entry)
 
-    def _record_io(self, table: dict[str, IOEntry], entry: IOEntry) -> None:
+    def _record_io(self, table: dict[str, Entry], entry: Entry) -> None:
         """The one place inputs and outputs are recorded (the seam for table captures)."""
         previous = table.get(entry.name)
         if (
             previous is not None
-            and previous.fingerprint.fingerprint != entry.fingerprint.fingerprint
+            and previous.digest != entry.digest
         ):
             kind = "input" if table is self.inputs else "output"
             raise UsageError(f"{kind} {entry.name!r} was recorded twice with different content")
         table[entry.name] = entry
         if self._current_step is not None:
             side = self._current_step.inputs if table is self.inputs else self._current_step.outputs
-            side[entry.name] = entry.fingerprint.fingerprint
+            side[entry.name] = entry.digest
 
     def metric(self, key: str, value: float, step: int | None = None) -> None:
         """Record a metric (any number of times; each value is kept, in order)."""

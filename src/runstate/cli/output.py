@@ -29,7 +29,8 @@ def json_option(fn: Any) -> Any:
 def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    # soft_wrap: long lines are not cut and re-wrapped at 80 columns when piped.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def short(identifier: str | None, length: int = 12) -> str:

@@ -20,15 +20,23 @@ because ``env.py`` loads it by file path inside foreign interpreters (other virt
 other Python versions) where runstate is not installed. Keep it importable on old Pythons:
 annotations are strings (``from __future__ import annotations``) and no 3.10+ runtime API
 is used.
+
+Speed: the capture bootstrap judges the child's environment at exit, in every captured
+process, where ``import re`` alone costs ~6 ms and compiling these patterns ~2 ms more. So
+nothing is imported or compiled at import time: each regular expression is guarded by a
+literal that every match must contain (``"://"``, ``"sk-"``, ...), the word splitting and
+token runs of the high-entropy check are plain string operations, and the patterns are
+compiled on first use only, i.e. only when a value could match. Ordinary values (paths,
+locales, numbers) are therefore judged without ``re``. The results are those of the plain
+regular expressions, which ``tests/test_redact.py`` checks against a reference copy.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import math
-import re
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
 __all__ = [
     "DEFAULT_ENV_PATTERNS",
@@ -119,29 +127,78 @@ _NOT_SECRET_NAMES: frozenset[str] = frozenset({"PWD", "OLDPWD", "TOKENIZERS_PARA
 
 # ``scheme://user:password@`` anywhere in a value. The password part may be empty; the greedy
 # userinfo runs to the *last* ``@`` of the authority, so an unencoded ``@`` in a password
-# cannot leave half of it behind.
-_URL_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#]*)@")
+# cannot leave half of it behind. A match contains ``://`` (and ``@``).
+_URL_USERINFO_PATTERN = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/?#]*)@"
 
-# Well-known credential formats. The look-behinds stop ``disk-...`` or ``task-...`` from
-# matching ``sk-``.
-_KNOWN_SECRET_RES: tuple[re.Pattern[str], ...] = (
-    re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])"),  # AWS access key id
-    re.compile(r"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{20,}"),  # GitHub tokens
-    re.compile(r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{20,}"),  # GitHub fine-grained PAT
-    re.compile(r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{20,}"),  # OpenAI/Anthropic-style keys
-    re.compile(r"(?<![A-Za-z0-9_])xox[abporse]-[A-Za-z0-9-]{10,}"),  # Slack tokens
-    re.compile(r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}"),  # Hugging Face tokens
-    re.compile(r"(?<![A-Za-z0-9_])AIza[0-9A-Za-z_-]{35}"),  # Google API keys
-    re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\."),  # JWT header.payload.
-    re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"),  # PEM private keys
+# Well-known credential formats, each with the literals one of which every match contains
+# (the pattern is only run on values holding one). The look-behinds stop ``disk-...`` or
+# ``task-...`` from matching ``sk-``.
+_KNOWN_SECRET_PATTERNS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("AKIA", "ASIA"), r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])"),  # AWS key id
+    (("gh",), r"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{20,}"),  # GitHub tokens
+    (("github_pat_",), r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{20,}"),  # fine-grained PAT
+    (("sk-",), r"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{20,}"),  # OpenAI/Anthropic-style keys
+    (("xox",), r"(?<![A-Za-z0-9_])xox[abporse]-[A-Za-z0-9-]{10,}"),  # Slack tokens
+    (("hf_",), r"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}"),  # Hugging Face tokens
+    (("AIza",), r"(?<![A-Za-z0-9_])AIza[0-9A-Za-z_-]{35}"),  # Google API keys
+    (("eyJ",), r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\."),  # JWT header.payload.
+    (("-----BEGIN ",), r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----"),  # PEM private keys
 )
 
-# URL query parameters whose value is a credential (pre-signed URLs, ``?token=``).
-_QUERY_PARAM_RE = re.compile(r"[?&;](?P<name>[A-Za-z0-9_.-]+)=(?P<value>[^&;#\s]*)")
+# URL query parameters whose value is a credential (pre-signed URLs, ``?token=``). Only
+# looked for in values that contain ``://``.
+_QUERY_PARAM_PATTERN = r"[?&;](?P<name>[A-Za-z0-9_.-]+)=(?P<value>[^&;#\s]*)"
 
-_TOKEN_RUN_RE = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
-_WORD_SPLIT_RE = re.compile(r"[\s:;,]+")
+# A token for :func:`scrub_text`: a run of anything but whitespace, quotes and brackets.
+_SCRUB_TOKEN_PATTERN = r"[^\s'\"<>()\[\]{},;]+"
+
+# The high-entropy check, without ``re``: values are split into words at whitespace (what
+# ``\s`` and ``str.split()`` both call whitespace: ``Py_UNICODE_ISSPACE``) and ``:;,``; in
+# words of >= 32 characters, maximal runs of ``_TOKEN_CHARS`` of >= 32 are tested, which is
+# what ``re.findall(r"[A-Za-z0-9+/=_-]{32,}", word)`` returns.
+_WORD_SEPARATORS = ":;,"
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
+_MIN_TOKEN_LENGTH = 32
 _MIN_ENTROPY_BITS = 4.0
+
+
+class _Compiled:
+    """The regular expressions, compiled together on first use (see the module docstring)."""
+
+    def __init__(self) -> None:
+        import re
+
+        self.url_userinfo = re.compile(_URL_USERINFO_PATTERN)
+        self.known_secrets = tuple(
+            (markers, re.compile(pattern)) for markers, pattern in _KNOWN_SECRET_PATTERNS
+        )
+        self.query_param = re.compile(_QUERY_PARAM_PATTERN)
+        self.scrub_token = re.compile(_SCRUB_TOKEN_PATTERN)
+
+
+_compiled: _Compiled | None = None
+
+
+def _rx() -> _Compiled:
+    global _compiled
+    if _compiled is None:
+        _compiled = _Compiled()
+    return _compiled
+
+
+def _matches_known_secret(text: str) -> bool:
+    """Whether a well-known credential format occurs in *text* (regexes run only when one of
+    their literals occurs)."""
+    for markers, _pattern in _KNOWN_SECRET_PATTERNS:
+        if any(marker in text for marker in markers):
+            break
+    else:
+        return False
+    return any(
+        rx.search(text)
+        for markers, rx in _rx().known_secrets
+        if any(marker in text for marker in markers)
+    )
 
 
 def is_secret_name(name: str) -> bool:
@@ -160,6 +217,9 @@ def _shannon_entropy(text: str) -> float:
     """Bits of information per character of *text*, from its own character frequencies."""
     if not text:
         return 0.0
+    import math  # here, not at module level: most captures never get this far (see above)
+    from collections import Counter
+
     length = len(text)
     return -sum((n / length) * math.log2(n / length) for n in Counter(text).values())
 
@@ -187,13 +247,15 @@ def _is_token_like_user(user: str) -> bool:
     ``https://ghp_xxx@github.com/...`` or ``https://<40 random chars>@host`` carry a token as
     the user name; ``ssh://git@host`` or ``https://alice@host`` do not.
     """
-    if any(rx.search(user) for rx in _KNOWN_SECRET_RES):
+    if _matches_known_secret(user):
         return True
     return len(user) >= 20 and _mixes_letters_and_digits(user) and _shannon_entropy(user) >= 3.5
 
 
 def _has_url_credentials(value: str) -> bool:
-    for match in _URL_USERINFO_RE.finditer(value):
+    if "@" not in value or "://" not in value:
+        return False
+    for match in _rx().url_userinfo.finditer(value):
         userinfo = match.group("userinfo")
         if ":" in userinfo or _is_token_like_user(userinfo):
             return True
@@ -205,7 +267,7 @@ def _has_secret_query_param(value: str) -> bool:
         return False
     return any(
         m.group("value") and is_secret_name(m.group("name"))
-        for m in _QUERY_PARAM_RE.finditer(value)
+        for m in _rx().query_param.finditer(value)
     )
 
 
@@ -214,6 +276,35 @@ def _is_path_like(word: str) -> bool:
     return word.startswith(("/", "~", "./", "../", "\\")) or (
         len(word) > 2 and word[1] == ":" and word[2] in "\\/"
     )
+
+
+def _long_words(value: str) -> list[str]:
+    """The words of >= 32 characters of *value*, split at whitespace and ``:;,``.
+
+    Same words as ``re.split(r"[\\s:;,]+", value)`` would give, minus the short ones.
+    """
+    words: list[str] = []
+    for chunk in value.split():
+        if len(chunk) < _MIN_TOKEN_LENGTH:
+            continue
+        for sep in _WORD_SEPARATORS[1:]:
+            chunk = chunk.replace(sep, _WORD_SEPARATORS[0])
+        words.extend(w for w in chunk.split(_WORD_SEPARATORS[0]) if len(w) >= _MIN_TOKEN_LENGTH)
+    return words
+
+
+def _token_runs(word: str) -> list[str]:
+    """Maximal runs of ``_TOKEN_CHARS`` of >= 32 characters in *word*, left to right."""
+    runs: list[str] = []
+    start = 0
+    for end, char in enumerate(word):
+        if char not in _TOKEN_CHARS:
+            if end - start >= _MIN_TOKEN_LENGTH:
+                runs.append(word[start:end])
+            start = end + 1
+    if len(word) - start >= _MIN_TOKEN_LENGTH:
+        runs.append(word[start:])
+    return runs
 
 
 def is_secret_value(value: str) -> bool:
@@ -228,16 +319,18 @@ def is_secret_value(value: str) -> bool:
     """
     if not value:
         return False
-    if "@" in value and _has_url_credentials(value):
+    if _has_url_credentials(value):
         return True
-    if any(rx.search(value) for rx in _KNOWN_SECRET_RES):
+    if _matches_known_secret(value):
         return True
     if _has_secret_query_param(value):
         return True
-    for word in _WORD_SPLIT_RE.split(value):
-        if len(word) < 32 or _is_path_like(word):
+    if len(value) < _MIN_TOKEN_LENGTH:
+        return False
+    for word in _long_words(value):
+        if _is_path_like(word):
             continue
-        if any(_is_high_entropy_token(run) for run in _TOKEN_RUN_RE.findall(word)):
+        if any(_is_high_entropy_token(run) for run in _token_runs(word)):
             return True
     return False
 
@@ -268,19 +361,40 @@ def strip_url_credentials(url: str) -> str:
     """
     if "://" not in url:
         return url
-    stripped = _URL_USERINFO_RE.sub(_strip_userinfo, url) if "@" in url else url
+    stripped = _rx().url_userinfo.sub(_strip_userinfo, url) if "@" in url else url
     if "=" in stripped:
-        stripped = _QUERY_PARAM_RE.sub(_redact_query_param, stripped)
+        stripped = _rx().query_param.sub(_redact_query_param, stripped)
     return stripped
 
 
-def _compile_patterns(patterns: Iterable[str]) -> re.Pattern[str]:
-    """One regex for all fnmatch patterns: matching ~100 names against ~30 patterns is then
-    one ``match`` call each instead of thirty."""
-    translated = [fnmatch.translate(p) for p in dict.fromkeys(patterns)]
-    if not translated:
-        return re.compile(r"(?!)")
-    return re.compile("|".join(f"(?:{t})" for t in translated))
+def _name_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
+    """A ``fnmatchcase``-style predicate matching any of *patterns*.
+
+    The usual patterns are names (``LANG``) or prefixes (``OMP_*``): those are matched with
+    a set and ``str.startswith``, which is exactly what their ``fnmatch`` translations
+    (``(?s:LANG)\\Z``, ``(?s:OMP_.*)\\Z``) match, without importing ``re``. Any other glob
+    (``?``, ``[...]``, an inner ``*``) makes the whole set one regex: one ``match`` call per
+    name instead of one per pattern.
+    """
+    unique = list(dict.fromkeys(patterns))
+    exact: set[str] = set()
+    prefixes: list[str] = []
+    for pattern in unique:
+        body = pattern[:-1] if pattern.endswith("*") else pattern
+        if any(c in body for c in "*?["):
+            break  # not a name or a prefix: use regexes for all
+        if pattern.endswith("*"):
+            prefixes.append(body)
+        else:
+            exact.add(pattern)
+    else:
+        starts = tuple(prefixes)
+        return lambda name: name in exact or name.startswith(starts)
+    import fnmatch
+    import re
+
+    regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in unique))
+    return lambda name: regex.match(name) is not None
 
 
 def redact_environ(
@@ -293,10 +407,10 @@ def redact_environ(
     :data:`REDACTED` when its name *or* its value looks secret; the original is never stored,
     nor any digest of it. The result is sorted by name so that its JSON encoding is stable.
     """
-    matcher = _compile_patterns(include)
+    matcher = _name_matcher(include)
     kept: dict[str, str] = {}
     for name in sorted(environ):
-        if not matcher.match(name) or name in NOT_ENV:
+        if not matcher(name) or name in NOT_ENV:
             continue
         value = environ[name]
         kept[name] = REDACTED if is_secret_name(name) or is_secret_value(value) else value
@@ -343,9 +457,8 @@ def redact_params(params: Mapping[str, object]) -> dict[str, object]:
     return stored
 
 
-_TOKEN = re.compile(r"[^\s'\"<>()\[\]{},;]+")
-
-
 def scrub_text(text: str) -> str:
     """Free text (a stderr tail, an error message) with secret-looking tokens redacted."""
-    return _TOKEN.sub(lambda m: REDACTED if is_secret_value(m.group()) else m.group(), text)
+    return _rx().scrub_token.sub(
+        lambda m: REDACTED if is_secret_value(m.group()) else m.group(), text
+    )

@@ -1,0 +1,89 @@
+"""Fingerprint tables: the per-row (key, fingerprint) record of a table, as stored.
+
+For every recorded table runstate keeps, whatever the retention, an Arrow IPC object
+(zstd) with one row per data row:
+
+* ``__keyfp`` — the key fingerprint (keyed tables only),
+* ``__rowfp`` — the row fingerprint,
+* the key columns' values (so diffs can name the keys),
+
+sorted by ``(__keyfp, __rowfp)`` (unkeyed: by ``__rowfp``), so two of them diff in one
+linear merge (:mod:`runstate.data.rowdiff`). At 16–24 bytes a row before compression it is a
+fraction of the data, and it is what ``fingerprint`` retention keeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from runstate.data.rowdiff import KEYFP, ROWFP
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+    from runstate.store.objects import ObjectStore
+
+__all__ = [
+    "build_fingerprint_table",
+    "read_fingerprint_table",
+    "sort_order",
+    "write_fingerprint_table",
+]
+
+
+def sort_order(keyfp: np.ndarray | None, rowfp: np.ndarray) -> np.ndarray:
+    """Indices that sort rows by (keyfp, rowfp); a stable argsort, refined only for repeats."""
+    import numpy as np
+
+    primary = rowfp if keyfp is None else keyfp
+    order = np.argsort(primary, kind="stable")
+    if keyfp is None:
+        return order
+    ordered_keys = keyfp[order]
+    repeated = ordered_keys[1:] == ordered_keys[:-1]
+    if repeated.any():  # duplicate keys: order each group by row fingerprint
+        order = np.lexsort((rowfp, keyfp))
+    return order
+
+
+def build_fingerprint_table(
+    table: pa.Table, key: Sequence[str] | None, rowfp: np.ndarray | None = None
+) -> pa.Table:
+    """The sorted fingerprint table of ``table`` (``rowfp`` may be passed if already known)."""
+    import pyarrow as pa
+
+    from runstate.data.tables import row_fingerprints
+
+    if rowfp is None:
+        rowfp = row_fingerprints(table)
+    keyfp = row_fingerprints(table, columns=list(key)) if key else None
+    order = sort_order(keyfp, rowfp)
+    columns: dict[str, pa.Array] = {}
+    if keyfp is not None:
+        columns[KEYFP] = pa.array(keyfp[order], type=pa.uint64())
+    columns[ROWFP] = pa.array(rowfp[order], type=pa.uint64())
+    if key:
+        taken = table.select(list(key)).take(pa.array(order))
+        for name in key:
+            columns[name] = taken.column(name)
+    return pa.table(columns)
+
+
+def write_fingerprint_table(objects: ObjectStore, table: pa.Table) -> str:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    options = pa.ipc.IpcWriteOptions(compression="zstd")
+    with pa.ipc.new_file(sink, table.schema, options=options) as writer:
+        writer.write_table(table, max_chunksize=1 << 20)
+    return objects.put_bytes(sink.getvalue().to_pybytes())
+
+
+def read_fingerprint_table(objects: ObjectStore, object_id: str) -> pa.Table:
+    import pyarrow as pa
+
+    with objects.open(object_id) as handle:
+        data = handle.read()
+    return pa.ipc.open_file(pa.py_buffer(data)).read_all()

@@ -1,0 +1,234 @@
+"""Recording a table a run read or wrote: fingerprints, schema, profile and snapshot.
+
+For every table runstate stores, in the content-addressed store:
+
+* the **fingerprint table** (per-row key and row fingerprints, sorted; always) — what row
+  diffs run on (:mod:`runstate.data.fpstore`);
+* the **profile** (schema, per-column statistics, time coverage, key duplicates; always);
+* with retention ``full``, a **snapshot**: the table as Parquet (zstd, content-defined data
+  pages so that successive snapshots of a slowly changing table share most of their bytes).
+
+The state component ``data:<name>`` holds only what identifies the data — its table
+fingerprint (``docs/fingerprints.md``), row count, column families, key and retention — so
+its id changes exactly when the data does, not when a Parquet writer or a profile
+algorithm changes. Everything derived lives in the run record's input/output entry.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from runstate.errors import UsageError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from runstate.store.objects import ObjectStore
+
+__all__ = ["TABLE_RETENTIONS", "TableEntry", "capture_table"]
+
+TABLE_RETENTIONS = ("full", "fingerprint")
+
+
+@dataclass(frozen=True)
+class TableEntry:
+    """One table input or output of a run, as recorded."""
+
+    name: str
+    path: str
+    role: str
+    fingerprint: str
+    ordered_fingerprint: str
+    rows: int
+    columns: list[list[str]]
+    key: list[str] | None
+    retention: str
+    fingerprints_id: str
+    profile_id: str
+    snapshot_id: str | None
+    schema: list[dict[str, Any]]
+    source: dict[str, Any]
+    size: int
+    findings: list[str] = field(default_factory=list)
+    step: str | None = None
+
+    kind = "table"
+
+    @property
+    def digest(self) -> str:
+        return self.fingerprint
+
+    def component_body(self) -> dict[str, Any]:
+        """What identifies the data (and nothing derived from it)."""
+        return {
+            "kind": "table",
+            "path": self.path,
+            "fingerprint": self.fingerprint,
+            "rows": self.rows,
+            "columns": self.columns,
+            "key": self.key,
+            "retention": self.retention,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "role": self.role,
+            "step": self.step,
+            "kind": "table",
+            "fingerprint": self.fingerprint,
+            "ordered_fingerprint": self.ordered_fingerprint,
+            "rows": self.rows,
+            "columns": self.columns,
+            "key": self.key,
+            "retention": self.retention,
+            "fingerprints_id": self.fingerprints_id,
+            "profile_id": self.profile_id,
+            "snapshot_id": self.snapshot_id,
+            "object_id": self.snapshot_id,
+            "schema": self.schema,
+            "source": self.source,
+            "size": self.size,
+            "files": 1,
+            "findings": self.findings,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TableEntry:
+        return cls(
+            name=str(data["name"]),
+            path=str(data["path"]),
+            role=str(data.get("role", "data")),
+            fingerprint=str(data["fingerprint"]),
+            ordered_fingerprint=str(data["ordered_fingerprint"]),
+            rows=int(data["rows"]),
+            columns=[list(c) for c in data["columns"]],
+            key=None if data.get("key") is None else list(data["key"]),
+            retention=str(data["retention"]),
+            fingerprints_id=str(data["fingerprints_id"]),
+            profile_id=str(data["profile_id"]),
+            snapshot_id=data.get("snapshot_id"),
+            schema=list(data.get("schema", [])),
+            source=dict(data.get("source", {})),
+            size=int(data.get("size", 0)),
+            findings=list(data.get("findings", [])),
+            step=data.get("step"),
+        )
+
+
+def _check_key(table: pa.Table, name: str, key: Sequence[str] | None) -> list[str] | None:
+    if key is None:
+        return None
+    columns = [key] if isinstance(key, str) else list(key)
+    if not columns:
+        raise UsageError(f"table {name!r}: key must name at least one column")
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise UsageError(
+            f"table {name!r}: key column(s) {', '.join(missing)} not in the table "
+            f"(columns: {', '.join(table.column_names)})"
+        )
+    return columns
+
+
+def _schema_list(schema: pa.Schema) -> list[dict[str, Any]]:
+    return [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema]
+
+
+def write_snapshot(objects: ObjectStore, table: pa.Table) -> tuple[str, int]:
+    """Store ``table`` as Parquet (zstd, content-defined pages); return (object id, bytes)."""
+    import pyarrow.parquet as pq
+
+    handle, path = tempfile.mkstemp(prefix=".runstate-snapshot-", suffix=".parquet")
+    os.close(handle)
+    try:
+        pq.write_table(
+            table,
+            path,
+            compression="zstd",
+            use_content_defined_chunking=True,
+            write_statistics=True,
+        )
+        size = os.path.getsize(path)
+        return objects.put_file(path), size
+    finally:
+        os.unlink(path)
+
+
+def capture_table(
+    objects: ObjectStore,
+    name: str,
+    table: pa.Table,
+    *,
+    path: str,
+    source: Mapping[str, Any],
+    key: Sequence[str] | None = None,
+    retention: str = "full",
+    role: str = "data",
+    step: str | None = None,
+) -> TableEntry:
+    """Fingerprint, profile and (by retention) snapshot ``table``; see the module docstring."""
+    import json
+
+    from runstate.data.fpstore import build_fingerprint_table, write_fingerprint_table
+    from runstate.data.profile import profile_table
+    from runstate.data.tables import fingerprint_from_rowfps, row_fingerprints
+
+    if retention not in TABLE_RETENTIONS:
+        raise UsageError(f"table {name!r}: retention must be one of {', '.join(TABLE_RETENTIONS)}")
+    key_columns = _check_key(table, name, key)
+    table = table.combine_chunks() if table.num_columns else table
+    rowfp = row_fingerprints(table)
+    unordered = fingerprint_from_rowfps(table.schema, rowfp)
+    ordered = fingerprint_from_rowfps(table.schema, rowfp, ordered=True)
+    fp_table = build_fingerprint_table(table, key_columns, rowfp=rowfp)
+    fingerprints_id = write_fingerprint_table(objects, fp_table)
+    profile = profile_table(table, key=key_columns)
+    profile_doc = profile.to_dict()
+    profile_bytes = json.dumps(profile_doc, sort_keys=True, allow_nan=False).encode()
+    profile_id = objects.put_bytes(profile_bytes)
+    findings = _findings(profile_doc, key_columns)
+    snapshot_id, size = (None, table.nbytes)
+    if retention == "full":
+        snapshot_id, size = write_snapshot(objects, table)
+    return TableEntry(
+        name=name,
+        path=path,
+        role=role,
+        fingerprint=unordered.fingerprint,
+        ordered_fingerprint=ordered.fingerprint,
+        rows=table.num_rows,
+        columns=[list(c) for c in unordered.columns],
+        key=key_columns,
+        retention=retention,
+        fingerprints_id=fingerprints_id,
+        profile_id=profile_id,
+        snapshot_id=snapshot_id,
+        schema=_schema_list(table.schema),
+        source=dict(source),
+        size=size,
+        findings=findings,
+        step=step,
+    )
+
+
+def _findings(profile: Mapping[str, Any], key: list[str] | None) -> list[str]:
+    """Data problems worth a line in the record: reported, never raised."""
+    found = []
+    if key:
+        duplicates = profile.get("key_duplicates") or {}
+        if isinstance(duplicates, Mapping) and duplicates.get("keys"):
+            found.append(
+                f"key ({', '.join(key)}) is not unique: {duplicates['keys']} key values repeat "
+                f"({duplicates.get('extra_rows', 0)} extra rows)"
+            )
+        if profile.get("key_nulls"):
+            found.append(f"key ({', '.join(key)}) has {profile['key_nulls']} null values")
+    if profile.get("rows") == 0:
+        found.append("table is empty (0 rows)")
+    return found
