@@ -271,6 +271,47 @@ def _read_reports(report_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str
     return processes, api_parts
 
 
+_TABLE_SUFFIXES = (
+    ".csv",
+    ".tsv",
+    ".parquet",
+    ".pq",
+    ".arrow",
+    ".feather",
+    ".ipc",
+    ".jsonl",
+    ".ndjson",
+)
+
+
+def _capture_table_file(
+    store: Store, name: str, path: str, role: str, retention: str
+) -> Entry | None:
+    """A table file the command read or wrote, recorded as a table; None when the file is not
+    a recognisable table (the caller falls back to a file fingerprint)."""
+    if not path.lower().endswith(_TABLE_SUFFIXES) or not os.path.isfile(path):
+        return None
+    from runstate.data.readers import detect_format, open_table
+    from runstate.data.tablecapture import capture_table
+    from runstate.errors import RunstateError
+
+    try:
+        if detect_format(path) is None:
+            return None
+        reader = open_table(path)
+        return capture_table(
+            store.objects,
+            name,
+            reader.read_all(),
+            path=name,
+            source=reader.source.to_dict(),
+            retention="fingerprint" if retention == "fingerprint" else "full",
+            role="data" if role == "data" else "output",
+        )
+    except (RunstateError, OSError):
+        return None  # unreadable as a table: recorded as a file instead
+
+
 def _error_text(status: str, returncode: int) -> str | None:
     if status == "succeeded":
         return None
@@ -378,14 +419,12 @@ def _assemble(
         absolute = os.path.abspath(os.path.join(cwd, path))
         if covered(absolute) or not os.path.exists(absolute):
             return
-        entry_io = IOEntry.capture(
-            store,
-            relative_path(absolute, root),
-            absolute,
-            role=role,
-            retention=options.retention,
-            cache=cache,
-        )
+        name = relative_path(absolute, root)
+        entry_io: Entry | None = _capture_table_file(store, name, absolute, role, options.retention)
+        if entry_io is None:
+            entry_io = IOEntry.capture(
+                store, name, absolute, role=role, retention=options.retention, cache=cache
+            )
         table.setdefault(entry_io.name, entry_io)
         known_paths.add(absolute)
 

@@ -166,21 +166,88 @@ class Run:
         self._record_io(self.inputs, entry)
         return os.fspath(path)
 
+    def read_table(
+        self,
+        name: str,
+        source: Any,
+        *,
+        key: str | Sequence[str] | None = None,
+        retention: str = "full",
+        format: str | None = None,
+        as_: str | None = None,
+    ) -> Any:
+        """Read a table, record it down to its rows, and return it.
+
+        ``source`` is a file or folder (CSV, TSV, Parquet, Arrow IPC/Feather, JSON lines), a
+        pandas or polars DataFrame, a pyarrow Table, or ``(connection, sql)`` where the
+        connection is a DuckDB connection or a database URL. The data comes back as
+        ``as_`` ("pandas", "polars" or "arrow"; default: the source's own kind, pandas for
+        files). ``key`` names the column(s) that identify a row: diffs then report added,
+        removed and changed keys. Retention ``full`` keeps a snapshot (replayable),
+        ``fingerprint`` only the per-row fingerprints, schema and profile (diffable).
+
+        >>> customers = run.read_table("customers", "data/customers.parquet",
+        ...                            key="customer_id")                     # doctest: +SKIP
+        """
+        from runstate.data.readers import to_flavour
+
+        entry, table, flavour = self._capture_table(name, source, key, retention, format, "data")
+        self._record_io(self.inputs, entry)
+        return to_flavour(table, as_ or flavour)
+
+    def _capture_table(
+        self,
+        name: str,
+        source: Any,
+        key: str | Sequence[str] | None,
+        retention: str,
+        format: str | None,
+        role: str,
+    ) -> tuple[Any, Any, str]:
+        from runstate.data.readers import open_table
+        from runstate.data.tablecapture import capture_table
+
+        reader = open_table(source, format=format)
+        table = reader.read_all()
+        described = reader.source.to_dict()
+        path = reader.source.path
+        shown = (
+            relative_path(path, self.store.project_root)
+            if path
+            else f"<{described['kind']}:{name}>"
+        )
+        entry = capture_table(
+            self.store.objects,
+            name,
+            table,
+            path=shown,
+            source=described,
+            key=[key] if isinstance(key, str) else key,
+            retention=retention,
+            role=role,
+            step=self._step_name(),
+        )
+        return entry, table, reader.source.flavour
+
     def output(
         self,
         name: str,
-        value: str | os.PathLike[str] | bytes,
+        value: Any,
         *,
         retention: str = "full",
         key: str | Sequence[str] | None = None,
+        format: str | None = None,
     ) -> None:
-        """Record something the run produced: a file or folder path, or raw bytes."""
-        if key is not None or not isinstance(value, (str, os.PathLike, bytes)):
-            raise UsageError(
-                f"output {name!r}: tables (and keys) are recorded by the data-state layer, "
-                "which this version does not have yet; "
-                "write the table to a file and pass its path"
-            )
+        """Record something the run produced: a table, a file or folder path, or raw bytes.
+
+        Tables (pandas, polars, pyarrow, or a table file given with ``key=``/``format=``) are
+        recorded down to their rows, so diffs show which keys and cells changed.
+        """
+        is_path = isinstance(value, (str, os.PathLike))
+        if not isinstance(value, bytes) and (not is_path or key is not None or format is not None):
+            entry, _, _ = self._capture_table(name, value, key, retention, format, "output")
+            self._record_io(self.outputs, entry)
+            return
         if isinstance(value, bytes):
             object_id = self.store.objects.put_bytes(value)
             from runstate.data.files import PathFingerprint
@@ -202,10 +269,7 @@ class Run:
     def _record_io(self, table: dict[str, Entry], entry: Entry) -> None:
         """The one place inputs and outputs are recorded (the seam for table captures)."""
         previous = table.get(entry.name)
-        if (
-            previous is not None
-            and previous.digest != entry.digest
-        ):
+        if previous is not None and previous.digest != entry.digest:
             kind = "input" if table is self.inputs else "output"
             raise UsageError(f"{kind} {entry.name!r} was recorded twice with different content")
         table[entry.name] = entry

@@ -128,40 +128,58 @@ def fingerprint_path(
     entries = _walk(absolute)
     known = cache.lookup_prefix(absolute + os.sep) if cache is not None else {}
 
-    def one(item: tuple[str, str]) -> tuple[str, StatKey, str, bool] | None:
-        """(path, stat key, digest, freshly hashed) of one file; None if it vanished."""
-        full = item[1]
+    # First pass, in this thread: stat every file and take what the stat cache knows. An
+    # unchanged folder costs one stat per file and nothing else (a thread pool would cost
+    # more than the work). None marks a file that vanished while we walked.
+    stats: list[tuple[str, StatKey] | None] = []
+    digests: list[str | None] = []
+    misses: list[int] = []
+    for index, (_, full) in enumerate(entries):
         try:
             key = stat_key(os.stat(full))
         except FileNotFoundError:
-            return None  # removed while we walked: it is not part of the snapshot
+            stats.append(None)
+            digests.append(None)
+            continue
         except PermissionError:
             raise InputUnreadable(f"{full}: permission denied") from None
+        stats.append((full, key))
         hit = known.get(full)
         cached = hit[1] if hit is not None and hit[0] == key else None
+        if cached is not None and store_bytes and objects is not None:
+            cached = objects.put_file(full, cached)  # only freshens when already stored
+        digests.append(cached)
+        if cached is None:
+            misses.append(index)
+
+    def hash_one(index: int) -> str:
+        full = entries[index][1]
         try:
             if store_bytes and objects is not None:
-                digest = objects.put_file(full, cached)
-            else:
-                digest = cached or hash_file(full)
+                return objects.put_file(full)  # one pass: copy and hash
+            return hash_file(full)
         except PermissionError:
             raise InputUnreadable(f"{full}: permission denied") from None
-        return full, key, digest, cached is None
 
-    # BLAKE3 and file I/O release the GIL: hashing files concurrently uses every core.
-    if objects is not None and store_bytes:
-        with objects.batch():
-            results = _map_concurrently(one, entries)
-    else:
-        results = _map_concurrently(one, entries)
+    # Second pass, for the files the cache did not know: BLAKE3 and file I/O release the
+    # GIL, so hashing them concurrently uses every core.
+    if misses:
+        if objects is not None and store_bytes:
+            with objects.batch():
+                hashed = _map_concurrently(hash_one, misses)
+        else:
+            hashed = _map_concurrently(hash_one, misses)
+        for index, digest in zip(misses, hashed, strict=True):
+            digests[index] = digest
+    miss_set = set(misses)
     rows: list[list[Any]] = []
     fresh: list[tuple[str, StatKey, str]] = []
     total = 0
-    for (rel, _), result in zip(entries, results, strict=True):
-        if result is None:
+    for index, ((rel, _), st, digest) in enumerate(zip(entries, stats, digests, strict=True)):
+        if st is None or digest is None:
             continue
-        full, key, digest, hashed = result
-        if hashed:
+        full, key = st
+        if index in miss_set:
             fresh.append((full, key, digest))
         rows.append([rel, key[1], digest])
         total += key[1]

@@ -5,6 +5,7 @@ For every recorded table runstate keeps, whatever the retention, an Arrow IPC ob
 
 * ``__keyfp`` — the key fingerprint (keyed tables only),
 * ``__rowfp`` — the row fingerprint,
+* ``__row`` — the row's position in the table (to find its cells in a snapshot),
 * the key columns' values (so diffs can name the keys),
 
 sorted by ``(__keyfp, __rowfp)`` (unkeyed: by ``__rowfp``), so two of them diff in one
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from runstate.data.rowdiff import KEYFP, ROWFP
+from runstate.data.rowdiff import KEYFP, ROW, ROWFP
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,6 +65,7 @@ def build_fingerprint_table(
     if keyfp is not None:
         columns[KEYFP] = pa.array(keyfp[order], type=pa.uint64())
     columns[ROWFP] = pa.array(rowfp[order], type=pa.uint64())
+    columns[ROW] = pa.array(order, type=pa.uint64())
     if key:
         taken = table.select(list(key)).take(pa.array(order))
         for name in key:

@@ -25,10 +25,11 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-__all__ = ["KEYFP", "ROWFP", "RowDiff", "diff_fingerprint_tables", "merge_sorted"]
+__all__ = ["KEYFP", "ROW", "ROWFP", "RowDiff", "diff_fingerprint_tables", "merge_sorted"]
 
 KEYFP = "__keyfp"
 ROWFP = "__rowfp"
+ROW = "__row"
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,11 @@ def _folder_blobs(store: Store, manifest_id: str) -> Iterator[str]:
 
 def _io_refs(store: Store, item: dict[str, Any]) -> Iterator[tuple[str, bool]]:
     """``(object id, required)`` for one input/output/config entry of a record."""
+    if item.get("kind") == "table":
+        for field_name in ("fingerprints_id", "profile_id", "snapshot_id"):
+            if item.get(field_name):
+                yield item[field_name], True
+        return
     object_id = item.get("object_id")
     if not object_id:
         return
