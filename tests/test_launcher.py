@@ -59,15 +59,33 @@ def test_audit_hooks_record_reads_writes_and_modules(project: Path) -> None:
     inputs = {i["name"]: i for i in record["inputs"]}
     outputs = {o["name"]: o for o in record["outputs"]}
     assert list(inputs) == ["data/in.csv"]
-    assert inputs["data/in.csv"]["fingerprint"] == blake3.blake3(b"a,b\n1,2\n").hexdigest()
+    # CSV files are recognised and recorded as tables, down to their rows.
+    import pyarrow as pa
+
+    from runstate.data.tables import table_fingerprint
+
+    expected_in = table_fingerprint(pa.table({"a": [1], "b": [2]})).fingerprint
+    assert inputs["data/in.csv"]["kind"] == "table" and inputs["data/in.csv"]["rows"] == 1
+    assert inputs["data/in.csv"]["fingerprint"] == expected_in
     assert list(outputs) == ["out.csv"]
-    assert outputs["out.csv"]["fingerprint"] == blake3.blake3(b"A,B\n1,2\n").hexdigest()
+    assert outputs["out.csv"]["kind"] == "table"
+    assert outputs["out.csv"]["columns"] == [["A", "int"], ["B", "int"]]
     code = record["_components"]["code"]
     assert {"job.py", "helpers/prep.py", "helpers/__init__.py"} <= set(code["files"])
     assert code["entry"] == "job.py"
     assert record["_components"]["config"]["params"] == {"threshold": 0.5}
     assert "data:data/in.csv" in record["state"]["components"]
     assert record["_components"]["env"]["python"]["executable"]
+
+
+def test_unparseable_table_files_fall_back_to_file_fingerprints(project: Path) -> None:
+    _write(project / "broken.csv", 'a,b\n1,2,3\n"unterminated\n')
+    _write(project / "job.py", "open('broken.csv').read()\n")
+    result = runstate_cli("run", "--", sys.executable, "job.py", cwd=project)
+    assert result.returncode == 0, result.stderr
+    entry = _latest(project)["inputs"][0]
+    assert entry["kind"] == "file"
+    assert entry["fingerprint"] == blake3.blake3((project / "broken.csv").read_bytes()).hexdigest()
 
 
 def test_exit_code_status_and_stderr_tail_of_a_failed_run(project: Path) -> None:

@@ -65,6 +65,26 @@ def _number(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def _render_output_diff(out: Any, diff: dict[str, Any], release: str) -> None:
+    """Which output rows changed: the row-level view of the same change."""
+    from rich.markup import escape
+
+    if not diff:
+        return
+    rows = diff["rows"]
+    out.print(f"\n[bold]Output rows[/]: predictions of {release} → the last run")
+    out.print(
+        f"  {rows['changed']:,} of {rows['rows_a']:,} customers' predictions changed"
+        f" ({rows['added']:,} added, {rows['removed']:,} removed)"
+    )
+    for column, count in sorted(diff.get("changed_columns", {}).items()):
+        out.print(f"  {escape(column):<16}changed in {count:,} rows")
+    for cell in diff.get("cells", [])[:5]:
+        key = ", ".join(f"{k}={v}" for k, v in cell["key"].items())
+        changes = "; ".join(f"{c}: {old} → {new}" for c, (old, new) in cell["changes"].items())
+        out.print(f"  [dim]{escape(key)}[/]  {escape(_clip(changes, 70))}")
+
+
 def _render(result: DemoResult) -> None:
     """The human summary of what the demo did."""
     from rich.markup import escape
@@ -126,6 +146,8 @@ def _render(result: DemoResult) -> None:
         if isinstance(before, float) and isinstance(after, float):
             delta = f"  ({after - before:+.4f})"
         out.print(f"  {escape(key):<16}{_number(before)} → {_number(after)}{delta}")
+
+    _render_output_diff(out, result.output_diff, release)
 
     out.print("\n[bold]Where everything is[/]")
     out.print(f"  project  {project}  [dim](kept: delete it when you are done)[/]")

@@ -169,19 +169,20 @@ def fingerprint_path(
                 hashed = _map_concurrently(hash_one, misses)
         else:
             hashed = _map_concurrently(hash_one, misses)
-        for index, digest in zip(misses, hashed, strict=True):
-            digests[index] = digest
+        for index, hashed_digest in zip(misses, hashed, strict=True):
+            digests[index] = hashed_digest
     miss_set = set(misses)
     rows: list[list[Any]] = []
     fresh: list[tuple[str, StatKey, str]] = []
     total = 0
-    for index, ((rel, _), st, digest) in enumerate(zip(entries, stats, digests, strict=True)):
-        if st is None or digest is None:
+    triples = zip(entries, stats, digests, strict=True)
+    for index, ((rel, _), found, file_digest) in enumerate(triples):
+        if found is None or file_digest is None:
             continue
-        full, key = st
+        full, key = found
         if index in miss_set:
-            fresh.append((full, key, digest))
-        rows.append([rel, key[1], digest])
+            fresh.append((full, key, file_digest))
+        rows.append([rel, key[1], file_digest])
         total += key[1]
     if cache is not None and fresh:
         cache.put_many(fresh, started)

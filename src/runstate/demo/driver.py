@@ -105,6 +105,8 @@ class DemoResult:
     #: For each changed component, what changed inside it (``params.threshold: 0.5 → 0.6``).
     changes: dict[str, list[str]] = field(default_factory=dict)
     edits: list[str] = field(default_factory=list)
+    #: Row-level diff of the ``predictions`` output, scoring@v1 → the last run.
+    output_diff: dict[str, Any] = field(default_factory=dict)
 
     @property
     def baseline(self) -> DemoRun:
@@ -127,6 +129,7 @@ class DemoResult:
             "changed_components": list(self.changed_components),
             "changes": {name: list(lines) for name, lines in self.changes.items()},
             "edits": list(self.edits),
+            "output_diff": dict(self.output_diff),
             "metrics": {
                 "before": dict(self.baseline.metrics),
                 "after": dict(self.changed.metrics),
@@ -419,4 +422,26 @@ def run_demo(
     result.changed_components, result.changes = compare_components(
         project, result.baseline, result.changed
     )
+    result.output_diff = diff_output(project, result.baseline.id, result.changed.id, "predictions")
     return result
+
+
+def diff_output(project: Path, run_a: str, run_b: str, output: str) -> dict[str, Any]:
+    """Row-level diff of one table output of two runs (keys and cells that changed)."""
+    from runstate.data.tablecapture import TableEntry
+    from runstate.data.tablediff import diff_recorded
+    from runstate.store.store import Store
+
+    store = Store.open(project)
+    try:
+        entries = []
+        for run_id in (run_a, run_b):
+            row = store.metadata.run(run_id)
+            record = store.load_record(row["record_id"]) if row else {}
+            found = [o for o in record.get("outputs", []) if o.get("name") == output]
+            if not found or found[0].get("kind") != "table":
+                return {}
+            entries.append(TableEntry.from_dict(found[0]))
+        return diff_recorded(store.objects, entries[0], entries[1], sample=5).to_dict()
+    finally:
+        store.close()

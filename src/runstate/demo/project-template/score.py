@@ -34,7 +34,9 @@ with runstate.run("score", params={"threshold": 0.5}, seed=7) as run:
         writer.writerow(["customer_id", "score", "approved"])
         for row, score, ok in zip(rows, risk, approved, strict=True):
             writer.writerow([row["customer_id"], f"{score:.6f}", int(ok)])
-    run.output("predictions", "out/predictions.csv")
+    # Recorded as a table keyed by customer: a later run's diff says which customers'
+    # predictions changed, not just that the file did.
+    run.output("predictions", "out/predictions.csv", key="customer_id")
 
     run.metric("approval_rate", float(approved.mean()))
     run.metric("mean_score", float(risk.mean()))
