@@ -136,8 +136,19 @@ def _check_key(table: pa.Table, name: str, key: Sequence[str] | None) -> list[st
     return columns
 
 
-def _schema_list(schema: pa.Schema) -> list[dict[str, Any]]:
-    return [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema]
+def schema_list(schema: pa.Schema) -> list[dict[str, Any]]:
+    """A schema as recorded: name, Arrow type, logical family (what diffs compare), nullable."""
+    from runstate.data.tables import logical_family
+
+    return [
+        {
+            "name": f.name,
+            "type": str(f.type),
+            "family": logical_family(f.type),
+            "nullable": f.nullable,
+        }
+        for f in schema
+    ]
 
 
 def write_snapshot(objects: ObjectStore, table: pa.Table) -> tuple[str, int]:
@@ -209,7 +220,7 @@ def capture_table(
         fingerprints_id=fingerprints_id,
         profile_id=profile_id,
         snapshot_id=snapshot_id,
-        schema=_schema_list(table.schema),
+        schema=schema_list(table.schema),
         source=dict(source),
         size=size,
         findings=findings,

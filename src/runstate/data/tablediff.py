@@ -78,17 +78,22 @@ def diff_schemas(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]])
     by_b = {c["name"]: c for c in b}
     added = [dict(by_b[n]) for n in by_b if n not in by_a]
     dropped = [dict(by_a[n]) for n in by_a if n not in by_b]
+
+    def kind(column: Mapping[str, Any]) -> Any:
+        # The logical family where recorded: string → large_string is not a change of data.
+        return column.get("family", column["type"])
+
     retyped = [
         {"name": n, "old": by_a[n]["type"], "new": by_b[n]["type"]}
         for n in by_a
-        if n in by_b and by_a[n]["type"] != by_b[n]["type"]
+        if n in by_b and kind(by_a[n]) != kind(by_b[n])
     ]
     renamed = []
     order_a = [c["name"] for c in a]
     order_b = [c["name"] for c in b]
     for gone in list(dropped):
         for new in list(added):
-            same_type = gone["type"] == new["type"]
+            same_type = kind(gone) == kind(new)
             same_place = order_a.index(gone["name"]) == order_b.index(new["name"])
             if same_type and same_place:
                 renamed.append({"old": gone["name"], "new": new["name"], "type": gone["type"]})
@@ -231,6 +236,9 @@ def diff(
 
             raise UsageError(f"{label} table: key column(s) {', '.join(missing)} not found")
     schema = diff_schemas(_schema_of(table_a), _schema_of(table_b))
+    if schema:  # compare rows on the columns both sides have; the schema diff says the rest
+        shared = [c for c in table_a.column_names if c in table_b.column_names]
+        table_a, table_b = table_a.select(shared), table_b.select(shared)
     fp_a = build_fingerprint_table(table_a, columns)
     fp_b = build_fingerprint_table(table_b, columns)
     key_tuple = None if columns is None else tuple(columns)
@@ -249,4 +257,6 @@ def diff(
 
 
 def _schema_of(table: pa.Table) -> list[dict[str, Any]]:
-    return [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in table.schema]
+    from runstate.data.tablecapture import schema_list
+
+    return schema_list(table.schema)
