@@ -10,12 +10,12 @@ import pytest
 
 import runstate
 from runstate.data.fpstore import read_fingerprint_table
-from schemas import validate
 from runstate.data.tablecapture import TableEntry
 from runstate.data.tablediff import diff_recorded
 from runstate.data.tables import table_fingerprint
 from runstate.errors import UsageError
 from runstate.store.store import Store
+from schemas import validate
 
 
 def _entries(store: Store, run_id: str) -> tuple[dict[str, TableEntry], dict[str, TableEntry]]:
@@ -92,7 +92,7 @@ def test_bad_key_and_bad_files_are_clear_errors(project: Path) -> None:
     with runstate.run("bad") as run:
         with pytest.raises(UsageError, match="key column"):
             run.read_table("t", pa.table({"id": [1]}), key="nope")
-        with pytest.raises(runstate.RunstateError, match="ragged.csv"):
+        with pytest.raises(runstate.RunstateError, match=r"ragged\.csv"):
             run.read_table("r", "ragged.csv")
         with pytest.raises(runstate.RunstateError, match="empty"):
             run.read_table("e", "empty.csv")
