@@ -292,13 +292,21 @@ def _capture_table_file(
     if not path.lower().endswith(_TABLE_SUFFIXES) or not os.path.isfile(path):
         return None
     from runstate.data.readers import detect_format, open_table
-    from runstate.data.tablecapture import capture_table
+    from runstate.data.tablecapture import (
+        STREAMING_THRESHOLD_BYTES,
+        capture_table,
+        capture_table_streaming,
+    )
     from runstate.errors import RunstateError
+
+    role_name = "data" if role == "data" else "output"
 
     try:
         if detect_format(path) is None:
             return None
         reader = open_table(path)
+        if os.path.getsize(path) > STREAMING_THRESHOLD_BYTES:
+            return capture_table_streaming(store.objects, name, reader, path=name, role=role_name)
         return capture_table(
             store.objects,
             name,
@@ -306,7 +314,7 @@ def _capture_table_file(
             path=name,
             source=reader.source.to_dict(),
             retention="fingerprint" if retention == "fingerprint" else "full",
-            role="data" if role == "data" else "output",
+            role=role_name,
         )
     except (RunstateError, OSError):
         return None  # unreadable as a table: recorded as a file instead

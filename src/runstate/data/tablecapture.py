@@ -243,3 +243,92 @@ def _findings(profile: Mapping[str, Any], key: list[str] | None) -> list[str]:
     if profile.get("rows") == 0:
         found.append("table is empty (0 rows)")
     return found
+
+
+#: Table files larger than this are captured batch by batch (bounded memory) by
+#: :func:`capture_table_streaming` instead of being loaded whole.
+STREAMING_THRESHOLD_BYTES = 512 << 20
+
+
+def capture_table_streaming(
+    objects: ObjectStore,
+    name: str,
+    reader: Any,
+    *,
+    path: str,
+    key: Sequence[str] | None = None,
+    role: str = "data",
+    step: str | None = None,
+) -> TableEntry:
+    """Record a table file too large to hold in memory: fingerprints and profile are
+    computed batch by batch (two passes over the file); memory grows with the per-row
+    fingerprints (16–24 bytes a row), not with the data.
+
+    No snapshot is written (retention ``fingerprint``, with a finding saying so): a snapshot
+    of a table larger than memory is the next step of the snapshot format.
+    """
+    import json
+
+    import numpy as np
+    import pyarrow as pa
+
+    from runstate.data.fpstore import write_fingerprint_table
+    from runstate.data.profile import profile_table
+    from runstate.data.rowdiff import KEYFP, ROW, ROWFP
+    from runstate.data.tables import TableHasher, row_fingerprints
+
+    key_columns = _check_key(pa.table({f.name: [] for f in reader.schema}), name, key)
+    unordered, ordered = TableHasher(), TableHasher(ordered=True)
+    rowfps: list[np.ndarray] = []
+    keyfps: list[np.ndarray] = []
+    key_parts: list[pa.Table] = []
+    rows = 0
+    for batch in reader.batches():
+        rowfp = unordered.update(batch)
+        ordered.update_rowfps(batch.schema, rowfp)
+        rowfps.append(rowfp)
+        if key_columns:
+            keyfps.append(row_fingerprints(batch, columns=key_columns))
+            key_parts.append(pa.Table.from_batches([batch]).select(key_columns))
+        rows += batch.num_rows
+    table_fp, ordered_fp = unordered.finish(), ordered.finish()
+    all_rowfp = np.concatenate(rowfps) if rowfps else np.zeros(0, np.uint64)
+    all_keyfp = np.concatenate(keyfps) if keyfps else None
+    from runstate.data.fpstore import sort_order
+
+    order = sort_order(all_keyfp, all_rowfp)
+    columns: dict[str, Any] = {}
+    if all_keyfp is not None:
+        columns[KEYFP] = pa.array(all_keyfp[order], type=pa.uint64())
+    columns[ROWFP] = pa.array(all_rowfp[order], type=pa.uint64())
+    columns[ROW] = pa.array(order, type=pa.uint64())
+    if key_columns:
+        keys = pa.concat_tables(key_parts).take(pa.array(order))
+        for column in key_columns:
+            columns[column] = keys.column(column)
+    fingerprints_id = write_fingerprint_table(objects, pa.table(columns))
+    profile_doc = profile_table(reader, key=key_columns).to_dict()
+    profile_id = objects.put_bytes(
+        json.dumps(profile_doc, sort_keys=True, allow_nan=False).encode()
+    )
+    findings = _findings(profile_doc, key_columns)
+    findings.append("table larger than the in-memory limit: recorded with fingerprint retention")
+    return TableEntry(
+        name=name,
+        path=path,
+        role=role,
+        fingerprint=table_fp.fingerprint,
+        ordered_fingerprint=ordered_fp.fingerprint,
+        rows=rows,
+        columns=[list(c) for c in table_fp.columns],
+        key=key_columns,
+        retention="fingerprint",
+        fingerprints_id=fingerprints_id,
+        profile_id=profile_id,
+        snapshot_id=None,
+        schema=schema_list(reader.schema),
+        source=reader.source.to_dict(),
+        size=0,
+        findings=findings,
+        step=step,
+    )
