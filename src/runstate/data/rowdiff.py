@@ -25,7 +25,15 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-__all__ = ["KEYFP", "ROW", "ROWFP", "RowDiff", "diff_fingerprint_tables", "merge_sorted"]
+__all__ = [
+    "KEYFP",
+    "ROW",
+    "ROWFP",
+    "RowDiff",
+    "column_numpy",
+    "diff_fingerprint_tables",
+    "merge_sorted",
+]
 
 KEYFP = "__keyfp"
 ROWFP = "__rowfp"
@@ -77,6 +85,16 @@ def merge_sorted(
     return result
 
 
+def column_numpy(table: pa.Table, name: str) -> np.ndarray:
+    """A uint64 column as one NumPy array (ChunkedArray.to_numpy would import pandas)."""
+    import numpy as np
+
+    chunks = table.column(name).chunks
+    if len(chunks) == 1:
+        return np.asarray(chunks[0].to_numpy(zero_copy_only=False))
+    return np.concatenate([chunk.to_numpy(zero_copy_only=False) for chunk in chunks])
+
+
 def _duplicate_keys(keys: np.ndarray) -> int:
     """How many distinct key fingerprints occur more than once (keys are sorted)."""
     import numpy as np
@@ -120,10 +138,10 @@ def diff_fingerprint_tables(
     import numpy as np
 
     keyed = bool(key)
-    ra = a.column(ROWFP).to_numpy()
-    rb = b.column(ROWFP).to_numpy()
-    ka = a.column(KEYFP).to_numpy() if keyed else ra
-    kb = b.column(KEYFP).to_numpy() if keyed else rb
+    ra = column_numpy(a, ROWFP)
+    rb = column_numpy(b, ROWFP)
+    ka = column_numpy(a, KEYFP) if keyed else ra
+    kb = column_numpy(b, KEYFP) if keyed else rb
     codes_a, codes_b = merge_sorted(
         np.ascontiguousarray(ka),
         np.ascontiguousarray(ra),

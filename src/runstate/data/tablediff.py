@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from runstate.data.rowdiff import ROW, RowDiff, diff_fingerprint_tables
+from runstate.data.rowdiff import ROW, RowDiff, column_numpy, diff_fingerprint_tables
 
 if TYPE_CHECKING:
     import numpy as np
@@ -201,8 +201,8 @@ def diff_recorded(
     rows, codes_a, codes_b = diff_fingerprint_tables(fp_a, fp_b, key, sample)
     if not key or not rows.changed or not (a.snapshot_id and b.snapshot_id):
         return TableDiff(rows, schema)
-    rows_a = fp_a.column(ROW).to_numpy()[codes_a == 2]
-    rows_b = fp_b.column(ROW).to_numpy()[codes_b == 2]
+    rows_a = column_numpy(fp_a, ROW)[codes_a == 2]
+    rows_b = column_numpy(fp_b, ROW)[codes_b == 2]
     counts, cells = _cell_changes(
         _read_snapshot(objects, a.snapshot_id),
         _read_snapshot(objects, b.snapshot_id),
@@ -248,8 +248,8 @@ def diff(
     counts, cells = _cell_changes(
         table_a,
         table_b,
-        fp_a.column(ROW).to_numpy()[codes_a == 2],
-        fp_b.column(ROW).to_numpy()[codes_b == 2],
+        column_numpy(fp_a, ROW)[codes_a == 2],
+        column_numpy(fp_b, ROW)[codes_b == 2],
         key_tuple,
         sample,
     )
