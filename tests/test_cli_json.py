@@ -34,7 +34,7 @@ BASE = "https://runstate.dev/schemas"
 KINDS = {
     "alias", "aliases", "component", "demo", "folder", "gc", "init", "key", "keys", "release",
     "release-manifest", "releases", "run", "run-record", "run-result", "runs", "verify",
-    "profile",
+    "profile", "snapshot", "snapshot-node",
 }  # fmt: skip
 
 JOB = """\

@@ -5,19 +5,18 @@ For every table runstate stores, in the content-addressed store:
 * the **fingerprint table** (per-row key and row fingerprints, sorted; always) — what row
   diffs run on (:mod:`runstate.data.fpstore`);
 * the **profile** (schema, per-column statistics, time coverage, key duplicates; always);
-* with retention ``full``, a **snapshot**: the table as Parquet (zstd, content-defined data
-  pages so that successive snapshots of a slowly changing table share most of their bytes).
+* with retention ``full``, a **snapshot**: the rows in content-defined, zstd-compressed
+  leaves under a prolly-tree index (:mod:`runstate.data.snapshot`), so successive snapshots
+  of a slowly changing table share all but the leaves around what changed.
 
 The state component ``data:<name>`` holds only what identifies the data — its table
 fingerprint (``docs/fingerprints.md``), row count, column families, key and retention — so
-its id changes exactly when the data does, not when a Parquet writer or a profile
+its id changes exactly when the data does, not when the snapshot format or a profile
 algorithm changes. Everything derived lives in the run record's input/output entry.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -152,23 +151,17 @@ def schema_list(schema: pa.Schema) -> list[dict[str, Any]]:
 
 
 def write_snapshot(objects: ObjectStore, table: pa.Table) -> tuple[str, int]:
-    """Store ``table`` as Parquet (zstd, content-defined pages); return (object id, bytes)."""
-    import pyarrow.parquet as pq
+    """Store ``table`` as a content-defined snapshot; return (manifest id, bytes).
 
-    handle, path = tempfile.mkstemp(prefix=".runstate-snapshot-", suffix=".parquet")
-    os.close(handle)
-    try:
-        pq.write_table(
-            table,
-            path,
-            compression="zstd",
-            use_content_defined_chunking=True,
-            write_statistics=True,
-        )
-        size = os.path.getsize(path)
-        return objects.put_file(path), size
-    finally:
-        os.unlink(path)
+    The rows are stored in content-defined chunks under a manifest
+    (``runstate.snapshot/v1``, :mod:`runstate.data.snapshot`), so successive snapshots of
+    a slowly changing table share all but the chunks around what changed. The bytes are
+    the snapshot's stored size, chunks shared with other snapshots included.
+    """
+    from runstate.data.snapshot import write_snapshot as write_chunked
+
+    ref = write_chunked(objects, table)
+    return ref.id, ref.bytes
 
 
 def capture_table(

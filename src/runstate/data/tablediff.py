@@ -177,12 +177,9 @@ def _cell_changes(
 
 
 def _read_snapshot(objects: ObjectStore, object_id: str) -> pa.Table:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    from runstate.data.snapshot import read_snapshot
 
-    with objects.open(object_id) as handle:
-        data = handle.read()
-    return pq.read_table(pa.py_buffer(data))
+    return read_snapshot(objects, object_id)
 
 
 def diff_recorded(

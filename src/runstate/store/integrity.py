@@ -91,24 +91,39 @@ def _folder_blobs(store: Store, manifest_id: str) -> Iterator[str]:
         yield digest
 
 
-def _io_refs(store: Store, item: dict[str, Any]) -> Iterator[tuple[str, bool]]:
-    """``(object id, required)`` for one input/output/config entry of a record."""
+def _io_refs(store: Store, item: dict[str, Any]) -> Iterator[tuple[str, str, bool]]:
+    """``(object id, its kind, required)`` for one input/output/config entry of a record.
+
+    A table's ``snapshot_id`` names a ``runstate.snapshot/v1`` manifest (JSON: walked as
+    kind ``snapshot``, down to its index nodes and leaves), or, for snapshots stored
+    before that format, one Parquet object (a blob).
+    """
     if item.get("kind") == "table":
-        for field_name in ("fingerprints_id", "profile_id", "snapshot_id"):
+        for field_name in ("fingerprints_id", "profile_id"):
             if item.get(field_name):
-                yield item[field_name], True
+                yield item[field_name], "blob", True
+        snapshot_id = item.get("snapshot_id")
+        if snapshot_id:
+            kind = "blob"  # legacy Parquet snapshot, or missing (the walk reports it)
+            try:
+                with store.objects.open(snapshot_id) as handle:
+                    if handle.read(1) == b"{":
+                        kind = "snapshot"
+            except (ObjectMissing, OSError):
+                pass
+            yield snapshot_id, kind, True
         return
     object_id = item.get("object_id")
     if not object_id:
         return
-    yield object_id, True
+    yield object_id, "blob", True
     if (
         item.get("kind") == "folder"
         and item.get("retention") == "full"
         and store.objects.has(object_id)
     ):
         for digest in _folder_blobs(store, object_id):
-            yield digest, True
+            yield digest, "blob", True
 
 
 def references(
@@ -120,8 +135,7 @@ def references(
             yield component_id, "component", True
         for key in ("inputs", "outputs", "config_files"):
             for item in document.get(key, []):
-                for object_id, required in _io_refs(store, item):
-                    yield object_id, "blob", required
+                yield from _io_refs(store, item)
     elif kind == "manifest":
         yield document["run_record"], "record", True
         for component_id in document["state"]["components"].values():
@@ -139,11 +153,33 @@ def references(
                 if object_id:
                     yield object_id, "blob", True
         elif document.get("kind") in ("data", "model"):
-            for object_id, required in _io_refs(store, body):
-                yield object_id, "blob", required
+            yield from _io_refs(store, body)
         elif document.get("kind") == "config":
             for object_id in body.get("files", {}).values():
                 yield object_id, "blob", True
+    elif kind == "snapshot":
+        # runstate.data.snapshot's documents (store/ does not import data/): a manifest
+        # lists its top entries [id, bytes, rows] (index nodes when its height is above 0,
+        # else leaves) and its dictionaries [column, id, bytes]; an index node of level L
+        # packs its children's 32-byte ids (base64), nodes of level L-1 or, at 1, leaves.
+        import base64
+
+        schema = document.get("schema")
+        if schema == "runstate.snapshot/v1":
+            child = "snapshot" if int(document["height"]) > 0 else "blob"
+            for entry in document["chunks"]:
+                yield entry[0], child, True
+            for entry in document.get("dictionaries", []):
+                yield entry[1], "blob", True
+        elif schema == "runstate.snapshot-node/v1":
+            child = "snapshot" if int(document["level"]) > 1 else "blob"
+            packed = base64.b64decode(document["ids"], validate=True)
+            if len(packed) % 32:
+                raise ValueError("snapshot node ids are not 32-byte digests")
+            for start in range(0, len(packed), 32):
+                yield packed[start : start + 32].hex(), child, True
+        else:
+            raise ValueError(f"not a snapshot manifest or node (schema {schema!r})")
 
 
 def _roots(store: Store) -> list[tuple[str, str, str]]:
