@@ -202,7 +202,7 @@ def test_detect_format(tmp_path: Path) -> None:
     assert detect_format(text) is None
     assert detect_format(tmp_path / "missing.xyz") is None
     assert open_table(text, format="csv").read_all().column_names == ["hello"]
-    assert set(FORMATS) == {"csv", "tsv", "parquet", "ipc", "jsonl"}
+    assert set(FORMATS) == {"csv", "tsv", "parquet", "ipc", "jsonl", "delta"}
 
 
 def test_parquet_with_schema_cast(tmp_path: Path) -> None:

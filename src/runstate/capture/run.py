@@ -47,7 +47,7 @@ from runstate.capture.record import (
     relative_path,
 )
 from runstate.data.statcache import StatCache
-from runstate.errors import UsageError
+from runstate.errors import InputError, UsageError
 from runstate.state.canonical import hash_bytes
 from runstate.state.ids import uuid7
 from runstate.state.redact import redact_argv, scrub_text
@@ -208,7 +208,15 @@ class Run:
         from runstate.data.tablecapture import capture_table
 
         reader = open_table(source, format=format)
+        pinned = None
+        if retention == "reference":  # the external version, before and after the read
+            from runstate.data.reference import pin_reference
+
+            root = os.fspath(self.store.project_root)
+            pinned = pin_reference(reader.source, root, name)
         table = reader.read_all()
+        if pinned is not None and pinned != pin_reference(reader.source, root, name):
+            raise InputError(f"table {name!r}: {reader.source.path} changed while being read")
         described = reader.source.to_dict()
         path = reader.source.path
         shown = (
@@ -226,6 +234,7 @@ class Run:
             retention=retention,
             role=role,
             step=self._step_name(),
+            reference=None if pinned is None else pinned.to_dict(),
         )
         return entry, table, reader.source.flavour
 

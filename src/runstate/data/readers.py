@@ -50,7 +50,7 @@ __all__ = [
     "to_flavour",
 ]
 
-FORMATS = ("csv", "tsv", "parquet", "ipc", "jsonl")
+FORMATS = ("csv", "tsv", "parquet", "ipc", "jsonl", "delta")
 FLAVOURS = ("pandas", "polars", "arrow")
 KINDS = ("file", "dataframe", "query")
 
@@ -131,6 +131,8 @@ def detect_format(path: str | os.PathLike[str]) -> str | None:
     """
     text = os.fspath(path)
     if os.path.isdir(text):
+        if os.path.isdir(os.path.join(text, "_delta_log")):
+            return "delta"
         files = _data_files(text)
         if files and all(_is_parquet(name) for name in files):
             return "parquet"
@@ -160,15 +162,19 @@ class TableSource:
     path: str | None  # file or folder; the database file of a query, when it has one
     flavour: str  # what the caller gets back by default: "pandas" | "polars" | "arrow"
     description: str
+    version: str | None = None  # the external version read (a Delta table's version)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "kind": self.kind,
             "format": self.format,
             "path": self.path,
             "flavour": self.flavour,
             "description": self.description,
         }
+        if self.version is not None:
+            data["version"] = self.version
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TableSource:
@@ -178,6 +184,7 @@ class TableSource:
             None if data.get("path") is None else str(data["path"]),
             str(data["flavour"]),
             str(data["description"]),
+            None if data.get("version") is None else str(data["version"]),
         )
 
 
@@ -473,6 +480,8 @@ def _open_path(
     info = _check_path(path)
     if stat_module.S_ISDIR(info.st_mode):
         return _open_folder(path, format, wanted)
+    if format == "delta":
+        raise UsageError(f"{path}: format='delta' needs a Delta table folder, not a file")
     fmt = format or _file_format(path)
     if fmt is None:
         _unknown_format(path, "unknown table format (not recognised from its suffix or bytes)")
@@ -892,6 +901,10 @@ def _open_parquet_file(
 def _open_folder(
     path: str, format: str | None, wanted: dict[str, pa.DataType] | None
 ) -> TableReader:
+    from runstate.data.delta import is_delta_table, open_delta
+
+    if format == "delta" or (format is None and is_delta_table(path)):
+        return open_delta(path, wanted)
     files = _data_files(path)
     if not files:
         raise InputError(f"{path}: the folder has no data files")

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TABLE_RETENTIONS", "TableEntry", "capture_table"]
 
-TABLE_RETENTIONS = ("full", "fingerprint")
+TABLE_RETENTIONS = ("full", "reference", "fingerprint")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,9 @@ class TableEntry:
     size: int
     findings: list[str] = field(default_factory=list)
     step: str | None = None
+    #: retention ``reference``: the external version (:class:`~runstate.data.reference.
+    #: ExternalVersion` as a dict) the rows can be fetched from again
+    reference: dict[str, Any] | None = None
 
     kind = "table"
 
@@ -74,7 +77,7 @@ class TableEntry:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "path": self.path,
             "role": self.role,
@@ -96,6 +99,9 @@ class TableEntry:
             "files": 1,
             "findings": self.findings,
         }
+        if self.reference is not None:
+            data["reference"] = self.reference
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TableEntry:
@@ -117,6 +123,7 @@ class TableEntry:
             size=int(data.get("size", 0)),
             findings=list(data.get("findings", [])),
             step=data.get("step"),
+            reference=None if data.get("reference") is None else dict(data["reference"]),
         )
 
 
@@ -175,8 +182,13 @@ def capture_table(
     retention: str = "full",
     role: str = "data",
     step: str | None = None,
+    reference: Mapping[str, Any] | None = None,
 ) -> TableEntry:
-    """Fingerprint, profile and (by retention) snapshot ``table``; see the module docstring."""
+    """Fingerprint, profile and (by retention) snapshot ``table``; see the module docstring.
+
+    Retention ``reference`` needs ``reference``: the external version the table was read
+    from (:func:`runstate.data.reference.pin_reference`).
+    """
     import json
 
     from runstate.data.fpstore import build_fingerprint_table, write_fingerprint_table
@@ -185,6 +197,8 @@ def capture_table(
 
     if retention not in TABLE_RETENTIONS:
         raise UsageError(f"table {name!r}: retention must be one of {', '.join(TABLE_RETENTIONS)}")
+    if (retention == "reference") != (reference is not None):
+        raise UsageError(f"table {name!r}: an external version goes with retention 'reference'")
     key_columns = _check_key(table, name, key)
     table = table.combine_chunks() if table.num_columns else table
     rowfp = row_fingerprints(table)
@@ -218,6 +232,7 @@ def capture_table(
         size=size,
         findings=findings,
         step=step,
+        reference=None if reference is None else dict(reference),
     )
 
 
