@@ -71,6 +71,34 @@ def test_put_file_with_and_without_known_hash(objects: ObjectStore, tmp_path: Pa
     assert objects.get_bytes(expected) == source.read_bytes()
 
 
+def test_put_stream_stores_what_is_written(objects: ObjectStore) -> None:
+    import pyarrow as pa
+
+    table = pa.table({"a": list(range(1000)), "b": [str(i) for i in range(1000)]})
+    with objects.put_stream() as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)  # pyarrow writes through the sink
+    assert sink.object_id is not None
+    data = objects.get_bytes(sink.object_id)
+    assert sink.object_id == blake3.blake3(data).hexdigest()
+    assert pa.ipc.open_file(pa.py_buffer(data)).read_all().equals(table)
+    with objects.put_stream() as again:  # the same bytes: the same object, stored once
+        again.write(data[:10])
+        again.write(memoryview(data)[10:])
+    assert again.object_id == sink.object_id
+    assert sorted(objects.iter_ids()) == [sink.object_id]
+
+
+def test_put_stream_failure_leaves_nothing(objects: ObjectStore, tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), objects.put_stream() as sink:
+        sink.write(b"half an object")
+        raise RuntimeError("writer failed")
+    assert sink.object_id is None
+    assert list(objects.iter_ids()) == []
+    if isinstance(objects, LocalObjectStore):
+        leftovers = [p for p in Path(objects.root).rglob("*") if p.is_file()]
+        assert leftovers == []
+
+
 def test_put_file_refuses_a_wrong_hash(objects: ObjectStore, tmp_path: Path) -> None:
     source = tmp_path / "input.bin"
     source.write_bytes(b"actual bytes")

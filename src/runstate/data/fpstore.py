@@ -85,10 +85,12 @@ def write_fingerprint_table(objects: ObjectStore, table: pa.Table) -> str:
     """
     import pyarrow as pa
 
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table.combine_chunks(), max_chunksize=max(1, table.num_rows))
-    return objects.put_bytes(sink.getvalue().to_pybytes())
+    table = table.combine_chunks()
+    # streamed to the store: no in-memory copy of the file
+    with objects.put_stream() as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=max(1, table.num_rows))
+    assert sink.object_id is not None
+    return sink.object_id
 
 
 def read_fingerprint_table(objects: ObjectStore, object_id: str) -> pa.Table:

@@ -277,44 +277,14 @@ def capture_table_streaming(
     """
     import json
 
-    import numpy as np
     import pyarrow as pa
 
-    from runstate.data.fpstore import write_fingerprint_table
     from runstate.data.profile import profile_table
-    from runstate.data.rowdiff import KEYFP, ROW, ROWFP
-    from runstate.data.tables import TableHasher, row_fingerprints
 
     key_columns = _check_key(pa.table({f.name: [] for f in reader.schema}), name, key)
-    unordered, ordered = TableHasher(), TableHasher(ordered=True)
-    rowfps: list[np.ndarray] = []
-    keyfps: list[np.ndarray] = []
-    key_parts: list[pa.Table] = []
-    rows = 0
-    for batch in reader.batches():
-        rowfp = unordered.update(batch)
-        ordered.update_rowfps(batch.schema, rowfp)
-        rowfps.append(rowfp)
-        if key_columns:
-            keyfps.append(row_fingerprints(batch, columns=key_columns))
-            key_parts.append(pa.Table.from_batches([batch]).select(key_columns))
-        rows += batch.num_rows
-    table_fp, ordered_fp = unordered.finish(), ordered.finish()
-    all_rowfp = np.concatenate(rowfps) if rowfps else np.zeros(0, np.uint64)
-    all_keyfp = np.concatenate(keyfps) if keyfps else None
-    from runstate.data.fpstore import sort_order
-
-    order = sort_order(all_keyfp, all_rowfp)
-    columns: dict[str, Any] = {}
-    if all_keyfp is not None:
-        columns[KEYFP] = pa.array(all_keyfp[order], type=pa.uint64())
-    columns[ROWFP] = pa.array(all_rowfp[order], type=pa.uint64())
-    columns[ROW] = pa.array(order, type=pa.uint64())
-    if key_columns:
-        keys = pa.concat_tables(key_parts).take(pa.array(order))
-        for column in key_columns:
-            columns[column] = keys.column(column)
-    fingerprints_id = write_fingerprint_table(objects, pa.table(columns))
+    fingerprints_id, table_fp, ordered_fp, rows = _streamed_fingerprints(
+        objects, reader, key_columns
+    )
     profile_doc = profile_table(reader, key=key_columns).to_dict()
     profile_id = objects.put_bytes(
         json.dumps(profile_doc, sort_keys=True, allow_nan=False).encode()
@@ -340,3 +310,53 @@ def capture_table_streaming(
         findings=findings,
         step=step,
     )
+
+
+def _streamed_fingerprints(
+    objects: ObjectStore, reader: Any, key_columns: list[str] | None
+) -> tuple[str, Any, Any, int]:
+    """First pass of :func:`capture_table_streaming`: table fingerprints and the sorted
+    fingerprint table, stored; returns (its id, unordered and ordered table fingerprints,
+    rows). A function of its own so that its per-row arrays are freed before the profile
+    pass starts."""
+    import numpy as np
+    import pyarrow as pa
+
+    from runstate.data.fpstore import sort_order, write_fingerprint_table
+    from runstate.data.rowdiff import KEYFP, ROW, ROWFP
+    from runstate.data.tables import TableHasher, row_fingerprints
+
+    unordered, ordered = TableHasher(), TableHasher(ordered=True)
+    rowfps: list[np.ndarray] = []
+    keyfps: list[np.ndarray] = []
+    key_parts: list[pa.Table] = []
+    rows = 0
+    for batch in reader.batches():
+        rowfp = unordered.update(batch)
+        ordered.update_rowfps(batch.schema, rowfp)
+        rowfps.append(rowfp)
+        if key_columns:
+            keyfps.append(row_fingerprints(batch, columns=key_columns))
+            key_parts.append(pa.Table.from_batches([batch]).select(key_columns))
+        rows += batch.num_rows
+    all_rowfp = np.concatenate(rowfps) if rowfps else np.zeros(0, np.uint64)
+    del rowfps
+    all_keyfp = np.concatenate(keyfps) if keyfps else None
+    del keyfps
+    order = sort_order(all_keyfp, all_rowfp)
+    columns: dict[str, Any] = {}
+    if all_keyfp is not None:
+        columns[KEYFP] = pa.array(all_keyfp[order], type=pa.uint64())
+        del all_keyfp
+    columns[ROWFP] = pa.array(all_rowfp[order], type=pa.uint64())
+    del all_rowfp
+    # same column order as in memory; a zero-copy view of the argsort result
+    columns[ROW] = pa.array(order.view(np.uint64), type=pa.uint64())
+    if key_columns:
+        keys = pa.concat_tables(key_parts).take(pa.array(order))
+        del key_parts
+        for column in key_columns:
+            columns[column] = keys.column(column)
+    del order
+    fingerprints_id = write_fingerprint_table(objects, pa.table(columns))
+    return fingerprints_id, unordered.finish(), ordered.finish(), rows
