@@ -46,8 +46,15 @@ ROLES = ("data", "model", "file")
 
 
 def relative_path(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str:
-    """Posix path relative to the project root, or absolute when outside it."""
-    absolute = os.path.abspath(os.fspath(path))
+    """Posix path relative to the project root, or absolute when outside it; a remote URL
+    (``s3://…``) as it is."""
+    text = os.fspath(path)
+    if "://" in text:
+        from runstate.data.remote import is_remote_url
+
+        if is_remote_url(text):
+            return text
+    absolute = os.path.abspath(text)
     root_text = os.path.abspath(os.fspath(root))
     if absolute == root_text or absolute.startswith(root_text + os.sep):
         return os.path.relpath(absolute, root_text).replace(os.sep, "/")

@@ -16,11 +16,13 @@ Supported external versions:
 * ``delta`` — a Delta Lake table (:mod:`runstate.data.delta`): its path and the version that
   was read. Restored by reading that version (``deltalake``; needs the version's files not to
   be vacuumed).
+* ``object-version`` — a file in an object store with versioning on (S3, GCS;
+  :mod:`runstate.data.remote`): its URL and version id. Restored by fetching that version.
+* ``object-etag`` — a file in an object store without versioning: its URL and ETag.
+  Restorable only while the object still has that ETag (an overwritten object is an error).
 
 A source that has no such version (an uncommitted file, a DataFrame, a query) cannot use
 ``reference`` retention: :func:`pin_reference` says why and which retention to use instead.
-Object-store version ids and ETags (S3, GCS) are the next kind: runstate's readers do not
-read remote URLs yet.
 
     >>> version = pin_reference(reader.source, project_root)        # doctest: +SKIP
     >>> version.to_dict()                                           # doctest: +SKIP
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["REFERENCE_KINDS", "ExternalVersion", "pin_reference", "restore_table"]
 
-REFERENCE_KINDS = ("git-blob", "delta")
+REFERENCE_KINDS = ("git-blob", "delta", "object-version", "object-etag")
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,10 @@ class ExternalVersion:
     def describe(self) -> str:
         if self.kind == "git-blob":
             return f"git blob {self.id[:12]} of {self.path} in {self.repo or '.'}"
+        if self.kind == "object-version":
+            return f"{self.path} version {self.id}"
+        if self.kind == "object-etag":
+            return f"{self.path} (ETag {self.id})"
         return f"Delta table {self.path} version {self.id}"
 
 
@@ -134,6 +140,17 @@ def pin_reference(source: TableSource, project_root: str, name: str) -> External
             f"table {name!r}: retention 'reference' needs a file in git or a Delta table;"
             f" a {source.kind} source has no external version: use retention 'full'"
         )
+    from runstate.data.remote import is_remote_url
+
+    if is_remote_url(source.path):
+        kind, _, pin = (source.version or "").partition(":")
+        if not pin:
+            raise UsageError(
+                f"table {name!r}: {source.path} reports neither a version id nor an ETag, so"
+                " retention 'reference' cannot pin it: use retention 'full'"
+            )
+        kinds = {"version": "object-version", "etag": "object-etag"}
+        return ExternalVersion(kinds[kind], source.path, pin, format=source.format)
     if source.format == "delta":
         if source.version is None:
             raise InputError(f"table {name!r}: the Delta reader did not report its version")
@@ -167,6 +184,20 @@ def _read_version(version: ExternalVersion, project_root: str) -> pa.Table:
 
         path = os.path.join(project_root, version.path)
         return open_delta(path, version=int(version.id)).read_all()
+    if version.kind in ("object-version", "object-etag"):
+        from runstate.data.remote import fetch_to_temp
+
+        wanted = version.id if version.kind == "object-version" else None
+        temp, fetched = fetch_to_temp(version.path, wanted)
+        try:
+            if version.kind == "object-etag" and fetched.etag != version.id:
+                raise IntegrityError(
+                    f"{version.describe()}: the object was overwritten (its ETag is now"
+                    f" {fetched.etag}) and the bucket keeps no versions"
+                )
+            return open_table(temp, format=version.format).read_all()
+        finally:
+            os.unlink(temp)
     data = _git_bytes(version, project_root)
     suffix = os.path.splitext(version.path)[1]
     handle, temp = tempfile.mkstemp(prefix=".runstate-ref-", suffix=suffix)

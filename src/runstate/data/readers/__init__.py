@@ -79,6 +79,7 @@ def open_table(
     """Open ``source`` as a :class:`TableReader`.
 
     ``source`` is a path (``str``/``PathLike``: a file, or a folder of Parquet files), a
+    remote file URL (``s3://…``, ``gs://…``: fetched through fsspec, :mod:`runstate.data.remote`), a
     pandas DataFrame, a polars DataFrame or LazyFrame (collected), a pyarrow Table,
     RecordBatch or RecordBatchReader, any object with ``__arrow_c_stream__``, or a SQL query:
     ``(connection, "SELECT …")`` — or the SQL text with ``sql_connection=`` — where the
@@ -107,6 +108,11 @@ def open_table(
         if len(source) != 2 or not isinstance(source[1], str):
             raise UsageError("a SQL source is a pair (connection, 'SELECT …')")
         return _open_query(source[0], source[1], wanted, _BATCH_ROWS)
+    if isinstance(source, str) and "://" in source:
+        from runstate.data.remote import is_remote_url, open_remote
+
+        if is_remote_url(source):  # s3://, gs://, …: fetched, then read like a local file
+            return open_remote(source, format, wanted, encoding, block_size, _BATCH_ROWS)
     if isinstance(source, (str, os.PathLike)):
         return _open_path(os.fspath(source), format, wanted, encoding, block_size, _BATCH_ROWS)
     return _open_object(source, wanted)
