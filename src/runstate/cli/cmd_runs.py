@@ -28,7 +28,7 @@ def runs_cmd(name: str | None, limit: int, as_json: bool) -> None:
       runstate runs --name score-daily --limit 5 --json
     """
     store = Store.open()
-    rows = store.metadata.list_runs(name=name, limit=limit)
+    rows = store.reader.list_runs(name=name, limit=limit)
     if as_json:
         emit_json({"schema": "runstate.runs/v1", "runs": [_run_summary(r) for r in rows]})
         return
@@ -118,7 +118,7 @@ def show_cmd(run_ref: str, name: str | None, as_json: bool) -> None:
     """
     store = Store.open()
     run_id = resolve_run(store, run_ref, name=name)
-    row = store.metadata.run(run_id)
+    row = store.reader.run(run_id)
     assert row is not None
     record = store.load_record(row["record_id"])
     components = {

@@ -29,7 +29,7 @@ def resolve_run(store: Store, ref: str, name: str | None = None) -> str:
     latest = _LATEST.match(ref)
     if latest:
         back = int(latest["back"] or 0)
-        rows = store.metadata.list_runs(name=name, limit=1, offset=back)
+        rows = store.reader.list_runs(name=name, limit=1, offset=back)
         if not rows:
             scope = f" named {name!r}" if name else ""
             raise RunNotFound(f"{ref}: there are not {back + 1} runs{scope}")
@@ -38,11 +38,11 @@ def resolve_run(store: Store, ref: str, name: str | None = None) -> str:
         return get_release(store, ref).run_id
     if _HEX_PREFIX.match(ref):
         try:
-            return store.metadata.resolve_run(ref)
+            return store.reader.resolve_run(ref)
         except RunNotFound:
-            if store.metadata.alias(ref) is None:
+            if store.reader.alias(ref) is None:
                 raise
-    alias = store.metadata.alias(ref)
+    alias = store.reader.alias(ref)
     if alias is None:
         raise AliasNotFound(f"{ref!r} is not a run id, a release (NAME@vN), an alias or 'latest'")
     return get_release(store, f"{alias['release_name']}@v{alias['release_version']}").run_id

@@ -16,8 +16,6 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import exc as sa_exc
-
 from runstate.errors import ConcurrentUpdate, ReleaseNotFound, RunNotFound, SigningError, UsageError
 from runstate.state.canonical import canonical_bytes
 from runstate.state.host import current_user
@@ -78,16 +76,16 @@ class Release:
 
 def get_release(store: Store, ref: str) -> Release:
     name, version = parse_release_ref(ref)
-    row = store.metadata.release(name, version)
+    row = store.reader.release(name, version)
     if row is None:
-        latest = store.metadata.latest_release(name)
+        latest = store.reader.latest_release(name)
         hint = f" (latest is {name}@v{latest['version']})" if latest else ""
         raise ReleaseNotFound(f"no release {name}@v{version}{hint}")
     return Release.from_dict(row)
 
 
 def list_releases(store: Store, name: str | None = None) -> list[Release]:
-    return [Release.from_dict(row) for row in store.metadata.releases(name)]
+    return [Release.from_dict(row) for row in store.reader.releases(name)]
 
 
 def build_manifest(
@@ -138,6 +136,8 @@ def create_release(
 
         private = load_private_key(sign_key)
     created_by = current_user()
+    from sqlalchemy import exc as sa_exc  # writers only: readers stay SQLAlchemy-free
+
     for _ in range(attempts):
         try:
             with metadata.transaction() as conn:

@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from runstate.errors import StoreCorrupt, StoreExists, StoreNotFound, UsageError
 from runstate.state.canonical import canonical_bytes
@@ -35,6 +35,7 @@ from runstate.store.objects import ObjectStore, open_object_store
 
 if TYPE_CHECKING:
     from runstate.store.metadata import MetadataStore
+    from runstate.store.sqlite_reader import MetadataReader, SqliteReader
 
 __all__ = ["STORE_DIR", "Store", "find_store_root"]
 
@@ -78,6 +79,7 @@ class Store:
         self.leases_dir = self.root / "leases"
         self.cache_dir = self.root / "cache"
         self._metadata: MetadataStore | None = None
+        self._fast_reader: SqliteReader | Literal[False] | None = None  # False: not usable
 
     # -- opening -------------------------------------------------------------------------
 
@@ -162,7 +164,28 @@ class Store:
             self.ingest_pending()
         return self._metadata
 
+    @property
+    def reader(self) -> MetadataReader:
+        """Read-only metadata queries, without SQLAlchemy when it can (a SQLite store at the
+        current schema with nothing pending in the journal: :mod:`runstate.store.sqlite_reader`);
+        otherwise :attr:`metadata`, which ingests the journal first. Checked at every access
+        (one ``listdir`` of the journal), so runs committed meanwhile are never missed."""
+        if self._metadata is None and self._fast_reader is not False:
+            url = self.metadata_url
+            if url.startswith("sqlite:///") and not self.journal.pending():
+                if self._fast_reader is None:
+                    from runstate.store.sqlite_reader import SqliteReader
+
+                    opened = SqliteReader.open_if_current(url.removeprefix("sqlite:///"))
+                    self._fast_reader = opened if opened is not None else False
+                if self._fast_reader:
+                    return self._fast_reader
+        return self.metadata
+
     def close(self) -> None:
+        if self._fast_reader:
+            self._fast_reader.close()
+        self._fast_reader = None
         if self._metadata is not None:
             self._metadata.close()
             self._metadata = None
