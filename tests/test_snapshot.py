@@ -21,6 +21,7 @@ from runstate.data import cdc
 from runstate.data.snapshot import (
     NODE_SCHEMA,
     SNAPSHOT_SCHEMA,
+    SnapshotWriter,
     node_children,
     read_manifest,
     read_snapshot,
@@ -29,7 +30,7 @@ from runstate.data.snapshot import (
 )
 from runstate.data.tablecapture import TableEntry
 from runstate.data.tables import table_fingerprint
-from runstate.errors import IntegrityError, ObjectMissing
+from runstate.errors import IntegrityError, ObjectMissing, UsageError
 from runstate.store.integrity import collect_garbage, verify_store
 from runstate.store.objects import LocalObjectStore, ObjectStore
 from runstate.store.store import Store
@@ -511,3 +512,45 @@ def test_bad_sizes_are_refused() -> None:
         cdc.byte_cuts(b"abc", 10, 100, 1000)
     with pytest.raises(ValueError, match="min < avg < max"):
         cdc.row_cuts(np.zeros(3, np.uint64), np.ones(3, np.int64), 64, 64, 128)
+
+
+# -- streamed writes ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch_rows", [1, 7, 333, 5000])
+def test_streamed_snapshot_is_the_whole_table_snapshot(tmp_path: Path, batch_rows: int) -> None:
+    """Batch by batch, the writer makes byte for byte the snapshot of the whole table: the
+    same leaves (ids), nodes and manifest id, whatever the batch size."""
+    table = _rich_table(3000, seed=5)
+    whole = write_snapshot(_store(tmp_path / "whole"), table)
+    objects = _store(tmp_path / "streamed")
+    writer = SnapshotWriter(objects, table.schema)
+    for batch in table.to_batches(max_chunksize=batch_rows):
+        writer.add(batch)
+    streamed = writer.finish()
+    assert streamed == whole
+    assert sorted(objects.iter_ids()) == sorted(_store(tmp_path / "whole").iter_ids())
+    _assert_exact(table, read_snapshot(objects, streamed.id))
+
+
+def test_streamed_snapshot_of_no_rows_and_known_hashes(tmp_path: Path) -> None:
+    from runstate.data.tables import row_fingerprints
+
+    table = _rich_table(500, seed=6)
+    objects = _store(tmp_path)
+    empty = SnapshotWriter(objects, table.schema)
+    empty.add(table.slice(0, 0))
+    assert empty.finish() == write_snapshot(objects, table.slice(0, 0))
+    writer = SnapshotWriter(objects, table.schema)
+    for batch in table.to_batches(max_chunksize=64):
+        writer.add(batch, row_hashes=row_fingerprints(batch))
+    assert writer.finish() == write_snapshot(objects, table)
+
+
+def test_a_dictionary_that_changes_between_batches_is_refused(tmp_path: Path) -> None:
+    first = pa.table({"cat": pa.array(["a", "b"]).dictionary_encode()})
+    second = pa.table({"cat": pa.array(["c"]).dictionary_encode()})
+    writer = SnapshotWriter(_store(tmp_path), first.schema)
+    writer.add(first)
+    with pytest.raises(UsageError, match="'cat': its dictionary changes between batches"):
+        writer.add(second)

@@ -580,10 +580,17 @@ def _other_part(field: pa.Field, arr: pa.Array, start: int, end: int) -> bytes:
     import pyarrow.ipc as ipc
 
     piece = arr.slice(start, end - start)
-    try:  # compacted: IPC writes some sliced buffers whole (string data, views)
-        piece = piece.take(pa.array(np.arange(end - start, dtype=np.int64)))
-    except pa.ArrowNotImplementedError:  # no take kernel (views): correct, dedups less
-        pass
+    if pa.types.is_string_view(piece.type) or pa.types.is_binary_view(piece.type):
+        # No take kernel for views, and IPC writes a slice's data buffers whole: rebuild
+        # the view from its values, so the leaf depends on its own rows only.
+        plain = pa.string() if pa.types.is_string_view(piece.type) else pa.binary()
+        rows = pa.array(np.arange(end - start, dtype=np.int64))
+        piece = piece.cast(plain).take(rows).cast(piece.type)  # take: exact-size buffers
+    else:
+        try:  # compacted: IPC writes some sliced buffers whole (string data)
+            piece = piece.take(pa.array(np.arange(end - start, dtype=np.int64)))
+        except pa.ArrowNotImplementedError:  # no take kernel: correct, dedups less
+            pass
     schema = pa.schema([field])
     batch = pa.RecordBatch.from_arrays([piece], schema=schema)
     if not _has_dictionary(field.type):

@@ -57,6 +57,7 @@ __all__ = [
     "ROOT_MAX",
     "SNAPSHOT_SCHEMA",
     "SnapshotRef",
+    "SnapshotWriter",
     "iter_snapshot_batches",
     "node_children",
     "read_manifest",
@@ -126,48 +127,96 @@ def write_snapshot(
     defaults are what runstate stores, and changing them changes every leaf's boundaries
     (correct either way, but nothing would deduplicate against older snapshots).
     """
-    import pyarrow as pa
-
-    from runstate.data import cdc
-    from runstate.data.leafcodec import DICT, ZSTD_LEVEL, encode_leaves, plan_for, row_sizes
-
-    cdc.check_sizes(*leaf_size)
-    cdc.check_sizes(*node_size)
-    table = table.combine_chunks() if table.num_columns else table
-    plans = [plan_for(field.type) for field in table.schema]
-    sizes = row_sizes(table)
-    ends = cdc.row_cuts(_row_hashes(table), sizes, *leaf_size)
-    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64) if len(ends) else ends
-    codec = pa.Codec("zstd", compression_level=ZSTD_LEVEL)
-    leaves: list[list[Any]] = []
-    total = 0
-    nodes = 0
+    writer = SnapshotWriter(objects, table.schema, leaf_size=leaf_size, node_size=node_size)
     with objects.batch():
-        dictionaries = []
-        for c, plan in enumerate(plans):
-            if plan.kind == DICT:
-                object_id, size = _put_dictionary(objects, table, c)
-                dictionaries.append([c, object_id, size])
-                total += size
-        with ThreadPoolExecutor(_workers(), thread_name_prefix="runstate-snapshot") as pool:
-            for lo, hi in _groups(ends, sizes):
-                raw, leaf_pos, leaf_len = encode_leaves(table, plans, starts[lo:hi], ends[lo:hi])
-                if int(leaf_len.max()) > _MAX_LEAF:
-                    raise UsageError("a single row is larger than 4 GiB: cannot snapshot it")
-                spans = [(j, min(j + _SPAN, hi - lo)) for j in range(0, hi - lo, _SPAN)]
-                work = [(raw, leaf_pos, leaf_len, span) for span in spans]
-                stored = pool.map(lambda job: _store_leaves(objects, codec, *job), work)
-                for span, done in zip(spans, stored, strict=True):
-                    for j, (leaf_id, size) in zip(range(*span), done, strict=True):
-                        leaves.append([leaf_id, size, int(ends[lo + j] - starts[lo + j])])
-                        total += size
-        entries, height = leaves, 0
+        writer.add(table)
+        return writer.finish()
+
+
+class SnapshotWriter:
+    """Write a snapshot batch by batch, in bounded memory: the same snapshot (the same
+    manifest id) as :func:`write_snapshot` of the whole table.
+
+    Leaf boundaries depend only on the rows since the previous boundary (the cut rule of
+    :func:`runstate.data.cdc.row_cuts` restarts at each cut), so the rows after a batch's
+    last boundary are carried into the next batch and cut again there: exactly where the
+    whole-table pass would have cut. Dictionary-encoded columns must keep one dictionary for
+    the whole table (the snapshot stores it once); a batch with another raises
+    :class:`~runstate.errors.UsageError`.
+
+        >>> writer = SnapshotWriter(objects, reader.schema)          # doctest: +SKIP
+        >>> for batch in reader.batches():                           # doctest: +SKIP
+        ...     writer.add(batch)
+        >>> ref = writer.finish()                                    # doctest: +SKIP
+
+    Callers wrap the writer in ``objects.batch()`` so all leaves become durable at once.
+    """
+
+    def __init__(
+        self,
+        objects: ObjectStore,
+        schema: pa.Schema,
+        *,
+        leaf_size: tuple[int, int, int] = LEAF_SIZE,
+        node_size: tuple[int, int, int] = NODE_SIZE,
+    ) -> None:
+        import pyarrow as pa
+
+        from runstate.data import cdc
+        from runstate.data.leafcodec import ZSTD_LEVEL, plan_for
+
+        cdc.check_sizes(*leaf_size)
+        cdc.check_sizes(*node_size)
+        self._objects = objects
+        self._schema = schema
+        self._leaf_size = leaf_size
+        self._node_size = node_size
+        self._plans = [plan_for(field.type) for field in schema]
+        self._codec = pa.Codec("zstd", compression_level=ZSTD_LEVEL)
+        self._carry: pa.Table | None = None  # rows after the last boundary so far
+        self._carry_hashes = np.zeros(0, np.uint64)
+        self._leaves: list[list[Any]] = []
+        self._dictionaries: list[list[Any]] | None = None
+        self._dictionary_values: dict[int, Any] = {}
+        self._total = 0
+        self._rows = 0
+        self._pool = ThreadPoolExecutor(_workers(), thread_name_prefix="runstate-snapshot")
+
+    def add(self, batch: pa.Table | pa.RecordBatch, row_hashes: Any = None) -> None:
+        """Add rows; ``row_hashes`` (their ``runstate.rowfp/v1`` fingerprints) if known."""
+        import pyarrow as pa
+
+        part = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        if part.num_rows == 0 and self._rows:
+            return
+        part = part.combine_chunks() if part.num_columns else part
+        hashes = _row_hashes(part) if row_hashes is None else np.asarray(row_hashes, np.uint64)
+        self._check_dictionaries(part)
+        self._rows += part.num_rows
+        if self._carry is not None and self._carry.num_rows:
+            part = pa.concat_tables([self._carry, part]).combine_chunks()
+            hashes = np.concatenate([self._carry_hashes, hashes])
+        self._cut(part, hashes, final=False)
+
+    def finish(self) -> SnapshotRef:
+        """Store the last leaves, the index nodes and the manifest; return the snapshot."""
+        try:
+            if self._carry is not None:
+                self._cut(self._carry, self._carry_hashes, final=True)
+            elif self._dictionaries is None:  # no rows at all
+                self._check_dictionaries(self._schema.empty_table())
+        finally:
+            self._pool.shutdown()
+        assert self._dictionaries is not None
+        objects, entries, height, nodes = self._objects, self._leaves, 0, 0
         while len(entries) > ROOT_MAX:
+            from runstate.data import cdc
+
             height += 1
             cuts = cdc.row_cuts(
                 _id_hashes([e[0] for e in entries]),
                 np.ones(len(entries), np.int64),
-                *node_size,
+                *self._node_size,
             )
             grouped: list[list[Any]] = []
             start = 0
@@ -177,29 +226,82 @@ def write_snapshot(
                 grouped.append(
                     [node_id, len(data), sum(int(e[2]) for e in entries[start : int(end)])]
                 )
-                total += len(data)
+                self._total += len(data)
                 nodes += 1
                 start = int(end)
             entries = grouped
+        from runstate.data.leafcodec import ZSTD_LEVEL
+
         manifest = {
             "schema": SNAPSHOT_SCHEMA,
             "format": FORMAT,
-            "rows": table.num_rows,
-            "arrow_schema": base64.b64encode(table.schema.serialize().to_pybytes()).decode(),
+            "rows": self._rows,
+            "arrow_schema": base64.b64encode(self._schema.serialize().to_pybytes()).decode(),
             "height": height,
-            "leaves": len(leaves),
-            "bytes": total,
+            "leaves": len(self._leaves),
+            "bytes": self._total,
             "chunks": entries,
-            "dictionaries": dictionaries,
+            "dictionaries": self._dictionaries,
             "chunking": {
-                "leaf": list(leaf_size),
-                "node": list(node_size),
+                "leaf": list(self._leaf_size),
+                "node": list(self._node_size),
                 "root_max": ROOT_MAX,
                 "zstd_level": ZSTD_LEVEL,
             },
         }
         manifest_id = objects.put_bytes(_dumps(manifest))
-    return SnapshotRef(manifest_id, table.num_rows, total, len(leaves), nodes)
+        return SnapshotRef(manifest_id, self._rows, self._total, len(self._leaves), nodes)
+
+    def _check_dictionaries(self, part: pa.Table) -> None:
+        from runstate.data.leafcodec import DICT
+
+        if self._dictionaries is None:  # the first rows: store each column's dictionary
+            self._dictionaries = []
+            for c, plan in enumerate(self._plans):
+                if plan.kind == DICT:
+                    object_id, size, values = _put_dictionary(self._objects, part, c)
+                    self._dictionaries.append([c, object_id, size])
+                    self._dictionary_values[c] = values
+                    self._total += size
+            return
+        for c, values in self._dictionary_values.items():
+            column = part.column(c)
+            if column.num_chunks and not column.chunk(0).dictionary.equals(values):
+                raise UsageError(
+                    f"column {self._schema.field(c).name!r}: its dictionary changes between"
+                    " batches; a snapshot stores one dictionary per column"
+                )
+
+    def _cut(self, part: pa.Table, hashes: Any, *, final: bool) -> None:
+        from runstate.data import cdc
+        from runstate.data.leafcodec import encode_leaves, row_sizes
+
+        sizes = row_sizes(part)
+        ends = cdc.row_cuts(hashes, sizes, *self._leaf_size)
+        if not final and len(ends):
+            # The last boundary is the end of the rows seen so far, not a content cut: keep
+            # those rows for the next batch, which may extend them.
+            keep_from = int(ends[-2]) if len(ends) > 1 else 0
+            self._carry = part.slice(keep_from)
+            self._carry_hashes = hashes[keep_from:]
+            ends = ends[:-1]
+            if not len(ends):
+                return
+            part, sizes = part.slice(0, keep_from).combine_chunks(), sizes[:keep_from]
+        else:
+            self._carry, self._carry_hashes = None, np.zeros(0, np.uint64)
+        starts = np.concatenate([[0], ends[:-1]]).astype(np.int64) if len(ends) else ends
+        for lo, hi in _groups(ends, sizes):
+            raw, leaf_pos, leaf_len = encode_leaves(part, self._plans, starts[lo:hi], ends[lo:hi])
+            if int(leaf_len.max()) > _MAX_LEAF:
+                raise UsageError("a single row is larger than 4 GiB: cannot snapshot it")
+            spans = [(j, min(j + _SPAN, hi - lo)) for j in range(0, hi - lo, _SPAN)]
+            work = [(self._objects, self._codec, raw, leaf_pos, leaf_len, span) for span in spans]
+            stored = self._pool.map(lambda job: _store_leaves(*job), work)
+            for span, done in zip(spans, stored, strict=True):
+                for j, (leaf_id, size) in zip(range(*span), done, strict=True):
+                    self._leaves.append([leaf_id, size, int(ends[lo + j] - starts[lo + j])])
+                    self._total += size
 
 
 def _store_leaves(
@@ -256,7 +358,7 @@ def _groups(ends: np.ndarray[Any, Any], sizes: np.ndarray[Any, Any]) -> Iterator
         lo = hi
 
 
-def _put_dictionary(objects: ObjectStore, table: pa.Table, column: int) -> tuple[str, int]:
+def _put_dictionary(objects: ObjectStore, table: pa.Table, column: int) -> tuple[str, int, Any]:
     import pyarrow as pa
     import pyarrow.ipc as ipc
 
@@ -273,7 +375,7 @@ def _put_dictionary(objects: ObjectStore, table: pa.Table, column: int) -> tuple
     with ipc.new_stream(sink, holder.schema, options=options) as writer:
         writer.write_table(holder)
     data = sink.getvalue().to_pybytes()
-    return objects.put_bytes(data), len(data)
+    return objects.put_bytes(data), len(data), dictionary
 
 
 # -- reading --------------------------------------------------------------------------------
