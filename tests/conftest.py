@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from browser import browser_page, chromium  # noqa: F401 (fixtures for every module)
 from runstate.store.store import Store
 
 REPO = Path(__file__).resolve().parent.parent

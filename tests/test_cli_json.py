@@ -34,7 +34,9 @@ BASE = "https://runstate.dev/schemas"
 KINDS = {
     "alias", "aliases", "component", "demo", "folder", "gc", "init", "key", "keys", "release",
     "release-manifest", "releases", "run", "run-record", "run-result", "runs", "verify",
-    "profile", "snapshot", "snapshot-node",
+    "profile", "snapshot", "snapshot-node", "diff", "replay",
+    "policy-document", "policy-effect", "policy-version", "policy-history", "policy-diff",
+    "policy-test", "explain", "check", "checks",
 }  # fmt: skip
 
 JOB = """\

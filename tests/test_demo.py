@@ -171,3 +171,51 @@ def test_a_failed_step_keeps_its_output(tmp_path: Path) -> None:
     assert failed.value.exit_code == 1
     assert "python job.py failed (exit 3)" in str(failed.value)
     assert failed.value.output == "boom"
+
+
+def test_demo_writes_the_html_report_of_its_diff(
+    demo: dict[str, Any], browser_page: Any, tmp_path: Path
+) -> None:
+    report = Path(demo["report"])
+    assert report.parent == Path(demo["project"]) and report.is_file()
+    browser_page.open(report)
+    page = browser_page.page
+    assert "Differs." in page.locator("#verdict").inner_text()
+    code = page.locator("details.section", has=page.locator(".name", has_text="code"))
+    code.locator("summary").click()
+    assert "AGE_MIN, AGE_MAX = 18, 65" in code.locator(".ln.add").first.inner_text()
+    browser_page.assert_clean()
+
+
+def test_final_screen_is_the_diff(demo: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    """With the diff document, the text ends on `runstate diff` and the report's path."""
+    from runstate.cli.cmd_demo import _render
+    from runstate.demo.driver import DemoResult, DemoRun
+
+    project = Path(demo["project"])
+    done = cli("diff", "scoring@v1", demo["runs"][2]["id"], "--json", cwd=project)
+    assert done.returncode == 1, done.stderr
+    runs = [
+        DemoRun(r["id"], r["name"], r["status"], r["state_id"], r["components"], r["metrics"])
+        for r in demo["runs"]
+    ]
+    result = DemoResult(
+        project=project,
+        store=Path(demo["store"]),
+        git_commit=demo["git_commit"],
+        runs=runs,
+        release=demo["release"],
+        changed_components=demo["changed_components"],
+        changes=demo["changes"],
+        edits=demo["edits"],
+        diff=json.loads(done.stdout),
+        report=Path(demo["report"]),
+    )
+    _render(result)
+    text = capsys.readouterr().out
+    screen = text[text.index("runstate diff scoring@v1 latest ─") :]
+    assert text.index("Next steps") < text.index("runstate diff scoring@v1 latest ─")
+    assert "threshold: 0.5 → 0.6" in screen
+    assert "preprocess.py" in screen and "output:predictions" in screen
+    tail = "".join(screen.split()[-14:])  # the last lines, whatever the terminal width
+    assert f"HTMLreport:{demo['report']}" in tail

@@ -554,3 +554,34 @@ def test_a_dictionary_that_changes_between_batches_is_refused(tmp_path: Path) ->
     writer.add(first)
     with pytest.raises(UsageError, match="'cat': its dictionary changes between batches"):
         writer.add(second)
+
+
+def test_reading_some_rows_reads_only_their_leaves(tmp_path: Path) -> None:
+    from runstate.data.snapshot import read_snapshot_rows
+
+    table = _rich_table(4000, seed=9)
+    objects = _store(tmp_path)
+    ref = write_snapshot(objects, table)
+    assert read_manifest(objects, ref.id)["height"] >= 1
+    rows = np.array([3999, 0, 17, 17, 2500])
+    expected = pa.concat_tables([table.slice(int(i), 1) for i in rows])  # no take for views
+    _assert_exact(expected, read_snapshot_rows(objects, ref.id, rows))
+    assert read_snapshot_rows(objects, ref.id, np.array([], np.int64)).num_rows == 0
+    # Only the leaves holding the wanted rows are fetched: delete one that holds none.
+    manifest = read_manifest(objects, ref.id)
+    first_leaf = snapshot_object_ids(objects, ref.id)
+    leaf_ids = [
+        i
+        for i in first_leaf
+        if i not in (ref.id,) and i not in {d[1] for d in manifest["dictionaries"]}
+    ]
+    spared = read_snapshot_rows(objects, ref.id, np.array([0]))
+    assert spared.num_rows == 1
+    last = leaf_ids[-1]  # the walk lists the last leaf last: it holds row 3999, not row 0
+    os.chmod(objects.path(last), 0o644)
+    os.unlink(objects.path(last))
+    assert read_snapshot_rows(objects, ref.id, np.array([0, 1])).num_rows == 2
+    with pytest.raises(ObjectMissing):
+        read_snapshot_rows(objects, ref.id, np.array([3999]))
+    with pytest.raises(UsageError, match="has 4000 rows"):
+        read_snapshot_rows(objects, ref.id, np.array([4000]))

@@ -165,8 +165,35 @@ def test_streaming_capture_matches_in_memory_capture(project: Path, store: Store
     whole = capture_table(store.objects, "big", table, path="big.parquet", source={}, key=["id"])
     assert streamed.fingerprint == whole.fingerprint
     assert streamed.ordered_fingerprint == whole.ordered_fingerprint
-    assert streamed.rows == n and streamed.retention == "fingerprint"
+    assert streamed.rows == n and streamed.retention == "full"
     assert read_fingerprint_table(store.objects, streamed.fingerprints_id).equals(
         read_fingerprint_table(store.objects, whole.fingerprints_id)
     )
-    assert any("fingerprint retention" in f for f in streamed.findings)
+    # The streamed snapshot is the in-memory one, object for object.
+    assert streamed.snapshot_id == whole.snapshot_id is not None
+    assert streamed.findings == whole.findings == []
+    thin = capture_table_streaming(
+        store.objects, "big", open_table(project / "big.parquet"), path="p", retention="fingerprint"
+    )
+    assert thin.retention == "fingerprint" and thin.snapshot_id is None
+
+
+def test_streaming_capture_without_one_dictionary_keeps_fingerprints(
+    project: Path, store: Store
+) -> None:
+    from runstate.data.readers import open_table
+    from runstate.data.tablecapture import capture_table_streaming
+
+    # An IPC stream may replace a column's dictionary between batches (IPC files cannot).
+    sink = pa.BufferOutputStream()
+    schema = pa.schema([("c", pa.dictionary(pa.int32(), pa.string()))])
+    options = pa.ipc.IpcWriteOptions(emit_dictionary_deltas=False)
+    with pa.ipc.new_stream(sink, schema, options=options) as out:
+        out.write_batch(pa.record_batch([pa.array(["a", "b"]).dictionary_encode()], schema=schema))
+        out.write_batch(pa.record_batch([pa.array(["z"]).dictionary_encode()], schema=schema))
+    (project / "cats.arrows").write_bytes(sink.getvalue().to_pybytes())
+    entry = capture_table_streaming(
+        store.objects, "cats", open_table(project / "cats.arrows"), path="cats.arrows"
+    )
+    assert entry.rows == 3 and entry.retention == "fingerprint" and entry.snapshot_id is None
+    assert any("dictionary changes between batches" in f for f in entry.findings)

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from runstate.errors import RunstateError
 
 __version__ = "0.1.0"
-__all__ = ["Run", "RunstateError", "__version__", "run"]
+__all__ = ["Run", "RunstateError", "StateDiff", "__version__", "diff", "run"]
 
 if TYPE_CHECKING:
     from runstate.capture.run import Run, run
+    from runstate.compare.api import StateDiff, diff
 
 
 def __getattr__(name: str) -> Any:
@@ -29,4 +30,8 @@ def __getattr__(name: str) -> Any:
         from runstate.capture import run as module
 
         return getattr(module, name)
+    if name in ("diff", "StateDiff"):
+        from runstate.compare import api
+
+        return getattr(api, name)
     raise AttributeError(f"module 'runstate' has no attribute {name!r}")

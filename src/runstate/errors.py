@@ -11,7 +11,8 @@ errors (the contract in ARCHITECTURE.md), ``1`` for integrity findings::
 
     RunstateError (exit 2)
     ├── UsageError (ValueError)                  bad argument, malformed option or value
-    │   └── InvalidSeed                          seed outside 0 <= seed < 2**32
+    │   ├── InvalidSeed                          seed outside 0 <= seed < 2**32
+    │   └── PolicyError                          invalid policy document, filter or mask key
     ├── InputError                               a user-named input cannot be used
     │   ├── InputNotFound (FileNotFoundError)    path does not exist
     │   └── InputUnreadable (PermissionError)    path exists but cannot be read
@@ -26,17 +27,25 @@ errors (the contract in ARCHITECTURE.md), ``1`` for integrity findings::
     │   ├── StoreCorrupt                         truncated database, unreadable config
     │   ├── ObjectMissing (FileNotFoundError)    a row names an object that is not there
     │   └── ConcurrentUpdate                     lost a race that a retry could not settle
+    ├── AccessDenied (PermissionError)           the access policy refuses a read
     ├── ReleaseError                             release rules: immutability, signing
-    │   └── SigningError                         bad key file, key not pinned, bad signature
+    │   ├── SigningError                         bad key file, key not pinned, bad signature
+    │   └── ReplayMismatch (exit 1)              --verify-replay: the run did not reproduce
+    ├── ReplayError                              a recorded state cannot be materialised
+    │   ├── CodeRestoreError                     commit gone, diff does not apply, no sources
+    │   └── EnvBuildError                        a recorded package cannot be installed
     └── IntegrityError (exit 1)                  ``verify`` found problems
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AccessDenied",
     "AliasNotFound",
     "AmbiguousReference",
+    "CodeRestoreError",
     "ConcurrentUpdate",
+    "EnvBuildError",
     "InputError",
     "InputNotFound",
     "InputUnreadable",
@@ -44,8 +53,11 @@ __all__ = [
     "InvalidSeed",
     "NotFound",
     "ObjectMissing",
+    "PolicyError",
     "ReleaseError",
     "ReleaseNotFound",
+    "ReplayError",
+    "ReplayMismatch",
     "RunNotFound",
     "RunstateError",
     "SigningError",
@@ -73,6 +85,16 @@ class UsageError(RunstateError, ValueError):
 
 class InvalidSeed(UsageError):
     """A seed that NumPy and ``random`` cannot both accept."""
+
+
+class PolicyError(UsageError):
+    """A policy document is invalid (line and field named), a row filter does not parse or
+    names a missing column, or a ``hash`` rule has no ``RUNSTATE_MASK_KEY``."""
+
+
+class AccessDenied(RunstateError, PermissionError):
+    """The access policy does not let this principal read this dataset for this purpose;
+    the message names the dataset and the rule (or the default) that decided."""
 
 
 class InputError(RunstateError):
@@ -137,6 +159,25 @@ class ReleaseError(RunstateError):
 
 class SigningError(ReleaseError):
     """A signing key is unusable, not pinned, or a signature does not verify."""
+
+
+class ReplayMismatch(ReleaseError):
+    """``release create --verify-replay``: the run's replay was not identical or equivalent,
+    so no release was created."""
+
+    exit_code = 1
+
+
+class ReplayError(RunstateError):
+    """A recorded run cannot be materialised for a replay (nothing was run)."""
+
+
+class CodeRestoreError(ReplayError):
+    """The recorded code cannot be restored exactly: commit gone, diff does not apply."""
+
+
+class EnvBuildError(ReplayError):
+    """The recorded environment cannot be built; the message names the package."""
 
 
 class IntegrityError(RunstateError):

@@ -101,6 +101,8 @@ class LaunchOptions:
     parent_id: str | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
+    principal: str | None = None
+    purpose: str | None = None
 
 
 @dataclass
@@ -165,6 +167,17 @@ def launch(options: LaunchOptions, store: Store | None = None) -> LaunchResult:
     executable = shutil.which(options.command[0], path=os.environ.get("PATH"))
     if executable is None and not os.path.exists(os.path.join(cwd, options.command[0])):
         raise UsageError(f"{options.command[0]}: command not found")
+    # The access policy: an unusable one, or a principal it admits nowhere, stops the run
+    # here, before the command reads anything (docs/policy.md).
+    from runstate.policy import may_apply
+
+    policy = None
+    if may_apply(store.root, options.principal, options.purpose):
+        from runstate.policy.context import resolve_policy
+
+        policy = resolve_policy(store, options.principal, options.purpose)
+        if policy is not None:
+            policy.precheck()
 
     run_id = uuid7()
     report_dir = store.cache_dir / f"run-{run_id}"
@@ -183,6 +196,13 @@ def launch(options: LaunchOptions, store: Store | None = None) -> LaunchResult:
         RUNSTATE_ENV_CACHE=str(store.cache_dir),
         RUNSTATE_PARAMS=json.dumps(params),
     )
+    if policy is not None:  # runstate.run() inside the command reads as the same identity
+        for variable, value in (
+            ("RUNSTATE_PRINCIPAL", policy.identity.principal),
+            ("RUNSTATE_PURPOSE", policy.identity.purpose),
+        ):
+            if value:
+                env[variable] = value
     if options.seed is not None:
         env["RUNSTATE_SEED"] = str(options.seed)
         env.setdefault("PYTHONHASHSEED", str(options.seed))
@@ -230,11 +250,14 @@ def launch(options: LaunchOptions, store: Store | None = None) -> LaunchResult:
                 ended,
                 tee.text(),
                 prefetch.result(),
+                policy=policy,
             )
             record_id = store.commit_run(record)
         finally:
             shutil.rmtree(report_dir, ignore_errors=True)
     exit_code = returncode if returncode >= 0 else 128 - returncode
+    if policy is not None and policy.problems:
+        exit_code = 2  # the policy refused a read: the run is recorded as failed
     return LaunchResult(exit_code, record, record_id)
 
 
@@ -285,7 +308,7 @@ _TABLE_SUFFIXES = (
 
 
 def _capture_table_file(
-    store: Store, name: str, path: str, role: str, retention: str
+    store: Store, name: str, path: str, role: str, retention: str, policy: Any = None
 ) -> Entry | None:
     """A table file the command read or wrote, recorded as a table; None when the file is not
     a recognisable table (the caller falls back to a file fingerprint)."""
@@ -305,8 +328,17 @@ def _capture_table_file(
         if detect_format(path) is None:
             return None
         reader = open_table(path)
+        if policy is not None and role == "data":
+            return _capture_under_policy(store, name, path, reader, retention, policy)
         if os.path.getsize(path) > STREAMING_THRESHOLD_BYTES:
-            return capture_table_streaming(store.objects, name, reader, path=name, role=role_name)
+            return capture_table_streaming(
+                store.objects,
+                name,
+                reader,
+                path=name,
+                role=role_name,
+                retention="fingerprint" if retention == "fingerprint" else "full",
+            )
         return capture_table(
             store.objects,
             name,
@@ -318,6 +350,33 @@ def _capture_table_file(
         )
     except (RunstateError, OSError):
         return None  # unreadable as a table: recorded as a file instead
+
+
+def _capture_under_policy(
+    store: Store, name: str, path: str, reader: Any, retention: str, policy: Any
+) -> Entry:
+    """A table file the command read itself: the command saw it whole, but the store only
+    gets what the policy lets through; withheld or unreadable, it is recorded by fingerprint
+    only (never its bytes)."""
+    from runstate.capture.record import IOEntry
+    from runstate.data.tablecapture import capture_table
+    from runstate.errors import RunstateError
+
+    try:
+        _decision, table = policy.record_table(name, reader)
+        if table is not None:
+            return capture_table(
+                store.objects,
+                name,
+                table,
+                path=name,
+                source=reader.source.to_dict(),
+                retention="fingerprint" if retention == "fingerprint" else "full",
+                role="data",
+            )
+    except (RunstateError, OSError) as exc:
+        policy.problems.append(f"dataset {name!r}: {exc}; recorded by fingerprint only")
+    return IOEntry.capture(store, name, path, role="data", retention="fingerprint")
 
 
 def _error_text(status: str, returncode: int) -> str | None:
@@ -359,6 +418,7 @@ def _assemble(
     ended: float,
     stderr_tail: str | None,
     git: GitCapture | None,
+    policy: Any = None,
 ) -> dict[str, Any]:
     from runstate.capture.collect import capture_code_component, capture_env_component
     from runstate.capture.record import (
@@ -415,6 +475,8 @@ def _assemble(
         steps.extend(part.get("steps", []))
         config_paths.extend(part.get("config_files", []))
         applied = sorted(set(applied) | set(part.get("applied_seeds", [])))
+        if policy is not None:
+            policy.merge(part.get("policy"))
 
     known_paths = {os.path.join(root, e.path) for e in (*inputs.values(), *outputs.values())}
     config_set = {os.path.abspath(p) for p in config_paths}
@@ -428,7 +490,9 @@ def _assemble(
         if covered(absolute) or not os.path.exists(absolute):
             return
         name = relative_path(absolute, root)
-        entry_io: Entry | None = _capture_table_file(store, name, absolute, role, options.retention)
+        entry_io: Entry | None = _capture_table_file(
+            store, name, absolute, role, options.retention, policy
+        )
         if entry_io is None:
             entry_io = IOEntry.capture(
                 store, name, absolute, role=role, retention=options.retention, cache=cache
@@ -444,6 +508,7 @@ def _assemble(
     for path in sorted(written):
         add(outputs, path, "file")
     code_files = set(module_files) | ({os.path.abspath(entry)} if entry else set())
+    policy_file = os.path.join(root, "runstate-policy.yaml")
     for proc in processes:
         for path in proc.get("reads", []):
             if (
@@ -451,6 +516,7 @@ def _assemble(
                 or path in code_files
                 or path in config_set
                 or path.endswith(_CODE_SUFFIXES)
+                or path == policy_file  # recorded as the policy component
             ):
                 continue
             add(inputs, path, "data")
@@ -469,11 +535,22 @@ def _assemble(
         code=capture_code_component(store, module_files, entry, git=git),
         params=params,
         config_files=config_entries,
-        seeds=capture_seeds(options.seed, applied, seeds_env),
+        # The seed given to `runstate run`, else the one the program gave runstate.run().
+        seeds=capture_seeds(
+            next((p["seed"] for p in api_parts if p.get("seed") is not None), options.seed)
+            if options.seed is None
+            else options.seed,
+            applied,
+            seeds_env,
+        ),
         inputs=inputs.values(),
+        policy=None if policy is None else policy.component_body(),
     )
     cache.close()
     status = _status(returncode, api_parts)
+    error = _error_text(status, returncode)
+    if policy is not None and policy.problems:  # a refused read is never a success
+        status, error = "failed", scrub_text("; ".join(policy.problems))[:2000]
     return {
         "schema": RECORD_SCHEMA,
         "id": run_id,
@@ -482,7 +559,7 @@ def _assemble(
         "parent_id": options.parent_id,
         "status": status,
         "exit_code": returncode if returncode >= 0 else 128 - returncode,
-        "error": _error_text(status, returncode),
+        "error": error,
         "command": redact_argv(options.command),
         "cwd": relative_path(cwd, root),
         "started_at": utc_now(started),

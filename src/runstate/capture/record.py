@@ -189,8 +189,13 @@ def compose_state(
     config_files: Sequence[IOEntry],
     seeds: Mapping[str, Any],
     inputs: Iterable[Entry],
+    policy: Mapping[str, Any] | None = None,
 ) -> tuple[ExecutionState, list[Component]]:
-    """Build and store every component of a run; return its state and the components."""
+    """Build and store every component of a run; return its state and the components.
+
+    ``policy`` is the body of the ``policy`` component (``runstate.policy-effect/v1``, see
+    :mod:`runstate.policy.effect`); None: the run had no policy and no principal/purpose.
+    """
     for blob in code.blobs.values():
         store.objects.put_bytes(blob)
     components = [
@@ -205,6 +210,8 @@ def compose_state(
         ),
         Component("seeds", dict(seeds)),
     ]
+    if policy is not None:
+        components.append(Component("policy", dict(policy)))
     for entry in inputs:
         if entry.role in ("data", "model"):
             components.append(Component(f"{entry.role}:{entry.name}", entry.component_body()))

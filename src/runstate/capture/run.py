@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from types import FrameType, MappingProxyType, TracebackType
 from typing import Any, TypeVar
 
+from runstate.capture import replayed
 from runstate.capture.record import (
     RECORD_SCHEMA,
     Entry,
@@ -72,6 +73,8 @@ class Run:
         config_files: Sequence[str | os.PathLike[str]] = (),
         store: Store | str | os.PathLike[str] | None = None,
         parent_id: str | None = None,
+        principal: str | None = None,
+        purpose: str | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise UsageError("run name must be a non-empty string")
@@ -87,6 +90,10 @@ class Run:
         self._config_paths = [os.fspath(p) for p in config_files]
         self._report_dir = os.environ.get("RUNSTATE_REPORT_DIR")
         self.store = store if isinstance(store, Store) else Store.open(store)
+        # The access policy (runstate.policy): checked now, before any data is read.
+        self._policy = _resolve_policy(self.store, principal, purpose)
+        if replayed.ACTIVE:  # inside `runstate replay`: sandbox root, recorded params and seed
+            replayed.attach(self)
         self.inputs: dict[str, Entry] = {}
         self.outputs: dict[str, Entry] = {}
         self.metrics: list[dict[str, Any]] = []
@@ -154,6 +161,10 @@ class Run:
         """
         if role is None:
             role = "model" if name.startswith("model") else "data"
+        if replayed.ACTIVE:  # the recorded bytes, laid out in the replay sandbox
+            path = replayed.input_path(name, path)
+        elif self._policy is not None and role == "data":
+            self._policy.before_read(name, opaque=True)
         entry = IOEntry.capture(
             self.store,
             name,
@@ -191,7 +202,14 @@ class Run:
         """
         from runstate.data.readers import to_flavour
 
-        entry, table, flavour = self._capture_table(name, source, key, retention, format, "data")
+        step = self._step_name()
+        served = replayed.serve_table(self.store, name, step) if replayed.ACTIVE else None
+        if served is not None:  # inside a replay: the recorded snapshot, not the live source
+            entry, table, flavour = served
+        else:
+            entry, table, flavour = self._capture_table(
+                name, source, key, retention, format, "data"
+            )
         self._record_io(self.inputs, entry)
         return to_flavour(table, as_ or flavour)
 
@@ -207,6 +225,8 @@ class Run:
         from runstate.data.readers import open_table
         from runstate.data.tablecapture import capture_table
 
+        policy = self._policy if role == "data" else None
+        decision = policy.before_read(name) if policy is not None else None  # AccessDenied
         reader = open_table(source, format=format)
         pinned = None
         if retention == "reference":  # the external version, before and after the read
@@ -214,7 +234,10 @@ class Run:
 
             root = os.fspath(self.store.project_root)
             pinned = pin_reference(reader.source, root, name)
-        table = reader.read_all()
+        if policy is not None and decision is not None:  # filtered rows never reach the caller
+            table, key = policy.read(decision, reader, key)
+        else:
+            table = reader.read_all()
         if pinned is not None and pinned != pin_reference(reader.source, root, name):
             raise InputError(f"table {name!r}: {reader.source.path} changed while being read")
         described = reader.source.to_dict()
@@ -341,6 +364,7 @@ class Run:
             "metrics": self.metrics,
             "steps": [step.to_dict() for step in self.steps],
             "status": self.status,
+            "policy": None if self._policy is None else self._policy.component_body(),
         }
 
     def _finish(self, error: str | None) -> None:
@@ -365,6 +389,7 @@ class Run:
             config_files=config_entries,
             seeds=capture_seeds(self.seed, self._applied_seeds, _hashseed_environ()),
             inputs=self.inputs.values(),
+            policy=None if self._policy is None else self._policy.component_body(),
         )
         ended = time.time()
         self.record = {
@@ -455,6 +480,20 @@ def _with_block_hash(filename: str, line: int) -> str | None:
     return None
 
 
+def _resolve_policy(store: Store, principal: str | None, purpose: str | None) -> Any:
+    """The run's :class:`~runstate.policy.context.ActivePolicy`, prechecked (or None)."""
+    from runstate.policy import may_apply
+
+    if not may_apply(store.root, principal, purpose):
+        return None
+    from runstate.policy.context import resolve_policy
+
+    policy = resolve_policy(store, principal, purpose)
+    if policy is not None:
+        policy.precheck()
+    return policy
+
+
 def _hashseed_environ() -> dict[str, str]:
     """PYTHONHASHSEED as it was when this interpreter started (later changes have no effect)."""
     if _PYTHONHASHSEED_AT_START is None:
@@ -478,6 +517,20 @@ def run(
     seed: int | None = None,
     config_files: Sequence[str | os.PathLike[str]] = (),
     store: Store | str | os.PathLike[str] | None = None,
+    principal: str | None = None,
+    purpose: str | None = None,
 ) -> Run:
-    """Start capturing a run; use it as ``with runstate.run("name") as run:``."""
-    return Run(name, params=params, seed=seed, config_files=config_files, store=store)
+    """Start capturing a run; use it as ``with runstate.run("name") as run:``.
+
+    ``principal``/``purpose`` (default: ``RUNSTATE_PRINCIPAL``/``RUNSTATE_PURPOSE``) are who
+    reads and why, for the access policy (docs/policy.md).
+    """
+    return Run(
+        name,
+        params=params,
+        seed=seed,
+        config_files=config_files,
+        store=store,
+        principal=principal,
+        purpose=purpose,
+    )

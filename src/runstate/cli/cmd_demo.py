@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from runstate.demo.driver import DemoResult
 
 _DETAILS_SHOWN = 3
+_DIFF_CAP = 5  # items per list on the demo's diff screen
 _STATUS_STYLE = {"succeeded": "green", "failed": "red", "interrupted": "yellow", "killed": "red"}
 
 
@@ -94,7 +95,6 @@ def _render(result: DemoResult) -> None:
     out = console()
     baseline, changed = result.baseline, result.changed
     release = result.release or "the release"
-    project = escape(str(result.project))
 
     out.print()
     out.print("[bold]runstate demo[/]: a credit-scoring model, trained and scored under capture")
@@ -118,6 +118,11 @@ def _render(result: DemoResult) -> None:
     out.print("\n[bold]What the demo changed[/] before the last run")
     for edit in result.edits:
         out.print(f"  {escape(edit)}")
+
+    if result.diff:
+        _render_where(out, result)
+        _render_diff_screen(out, result)
+        return
 
     out.print(f"\n[bold]State components[/] of {release} and of the last run")
     table = Table(box=None, header_style="bold", padding=(0, 1), pad_edge=False)
@@ -148,7 +153,15 @@ def _render(result: DemoResult) -> None:
         out.print(f"  {escape(key):<16}{_number(before)} → {_number(after)}{delta}")
 
     _render_output_diff(out, result.output_diff, release)
+    _render_where(out, result)
 
+
+def _render_where(out: Any, result: DemoResult) -> None:
+    """Where the project, store and report are, and what to type next."""
+    from rich.markup import escape
+
+    release = result.release or "the release"
+    project = escape(str(result.project))
     out.print("\n[bold]Where everything is[/]")
     out.print(f"  project  {project}  [dim](kept: delete it when you are done)[/]")
     out.print(f"  store    {escape(str(result.store))}")
@@ -165,8 +178,30 @@ def _render(result: DemoResult) -> None:
         "runstate show latest",
         "runstate release list",
         f"runstate show {release}",
+        *([f"runstate diff {release} latest --html diff.html"] if result.diff else []),
     ):
         out.print(f"  {command}")
+
+
+def _render_diff_screen(out: Any, result: DemoResult) -> None:
+    """The final screen: ``runstate diff RELEASE latest``, then the HTML report's path."""
+    from rich.markup import escape
+    from rich.rule import Rule
+
+    from runstate.cli.diff_text import render_diff
+
+    out.print()
+    out.print(Rule(f"runstate diff {escape(result.release or '')} latest", align="left"))
+    render_diff(result.diff, out, show_all=False, cap=_DIFF_CAP)
+    if result.report is not None:
+        out.print(f"\n[bold]HTML report[/]: {escape(str(result.report))}")
+        out.print("  [dim]open it in a browser: self-contained, works offline[/]")
+    if result.explain:
+        from runstate.cli.cmd_explain import render_explain
+
+        out.print()
+        out.print(Rule(f"runstate explain {escape(result.release or '')} latest", align="left"))
+        render_explain(result.explain)
 
 
 def _clip(text: str, width: int) -> str:

@@ -22,20 +22,65 @@ def release_group() -> None:
     type=click.Path(dir_okay=False),
     help="Ed25519 private key (PEM) to sign with.",
 )
+@click.option(
+    "--checks",
+    "checks_path",
+    type=click.Path(dir_okay=False),
+    help="checks.yaml: thresholds and severities stored in the release (runstate check).",
+)
+@click.option(
+    "--verify-replay",
+    is_flag=True,
+    help="Replay the run first; create the release only if it reproduces (exit 1 if not).",
+)
+@click.option(
+    "--tolerance",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="With --verify-replay: relative tolerance for numeric outputs and metrics.",
+)
+@click.option(
+    "--env",
+    "env_mode",
+    type=click.Choice(["current", "exact"]),
+    default="current",
+    show_default=True,
+    help="With --verify-replay: replay in this interpreter or a rebuilt environment.",
+)
 @json_option
-def release_create(name: str, run_ref: str, sign_key: str | None, as_json: bool) -> None:
+def release_create(
+    name: str,
+    run_ref: str,
+    sign_key: str | None,
+    checks_path: str | None,
+    verify_replay: bool,
+    tolerance: float,
+    env_mode: str,
+    as_json: bool,
+) -> None:
     """Create the next version of release NAME from a run.
 
     \b
     Examples:
       runstate release create scoring --run latest
       runstate release create scoring --run 01a2b3c4 --sign keys/release.pem
+      runstate release create scoring --run latest --checks checks.yaml
+      runstate release create scoring --run latest --verify-replay --tolerance 1e-9
     """
     from runstate.store.refs import resolve_run
     from runstate.store.releases import create_release
 
+    checks = None
+    if checks_path is not None:
+        from runstate.monitor.settings import load_settings
+
+        checks = load_settings(checks_path)
     store = Store.open()
-    release = create_release(store, name, resolve_run(store, run_ref), sign_key=sign_key)
+    run_id = resolve_run(store, run_ref)
+    if verify_replay:
+        _verify_replay(store, run_id, tolerance, env_mode, quiet=as_json)
+    release = create_release(store, name, run_id, sign_key=sign_key, checks=checks)
     if as_json:
         emit_json({"schema": "runstate.release/v1", **release.to_dict()})
     else:
@@ -43,6 +88,26 @@ def release_create(name: str, run_ref: str, sign_key: str | None, as_json: bool)
         click.echo(
             f"created {release.ref} from run {release.run_id} "
             f"(state {short(release.state_id)}{signed})"
+        )
+
+
+def _verify_replay(store: Store, run_id: str, tolerance: float, env: str, quiet: bool) -> None:
+    """Replay ``run_id``; raise :class:`ReplayMismatch` unless identical or equivalent."""
+    from runstate.errors import ReplayMismatch
+    from runstate.replay import ReplayOptions, replay
+
+    if not quiet:
+        click.echo(f"replaying run {short(run_id, 13)} to verify it reproduces…", err=True)
+    verdict = replay(store, run_id, ReplayOptions(env=env, tolerance=tolerance))
+    if not verdict:
+        why = f": {verdict.reason}" if verdict.reason else ""
+        raise ReplayMismatch(
+            f"run {short(run_id, 13)} replayed as {verdict.verdict}{why}; no release created"
+            " (see `runstate replay` for the details)"
+        )
+    if not quiet:
+        click.echo(
+            f"replay {verdict.verdict} (run {short(str(verdict.replay_run_id), 13)})", err=True
         )
 
 

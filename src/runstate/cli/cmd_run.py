@@ -38,6 +38,15 @@ from runstate.cli.output import emit_json
     help="Store input/output bytes (full) or only fingerprints.",
 )
 @click.option(
+    "--principal", help="Who reads, for the access policy (default: $RUNSTATE_PRINCIPAL)."
+)
+@click.option("--purpose", help="Why it reads, for the access policy (default: $RUNSTATE_PURPOSE).")
+@click.option(
+    "--against",
+    metavar="RELEASE",
+    help="Then check the run against this release (runstate check); a failed check exits 1.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print the recorded run as JSON after the command."
 )
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
@@ -49,6 +58,9 @@ def run_cmd(
     outputs: tuple[str, ...],
     config_files: tuple[str, ...],
     retention: str,
+    principal: str | None,
+    purpose: str | None,
+    against: str | None,
     as_json: bool,
     command: tuple[str, ...],
 ) -> None:
@@ -63,7 +75,14 @@ def run_cmd(
       runstate run -- python score.py --date 2026-11-25
       runstate run --name score --param threshold=0.6 --seed 7 -- python score.py
       runstate run --input data/raw --output out/report.csv -- Rscript report.R
+      runstate run --principal svc-scoring --purpose scoring -- python score.py
+      runstate run --against production -- python score.py
     """
+    if against is not None:  # a release that does not exist stops us before the command runs
+        from runstate.monitor.engine import resolve_release
+        from runstate.store.store import Store
+
+        resolve_release(Store.open(), against)
     options = LaunchOptions(
         command=list(command),
         name=name,
@@ -73,6 +92,8 @@ def run_cmd(
         outputs=outputs,
         config_files=config_files,
         retention=retention,
+        principal=principal,
+        purpose=purpose,
     )
     result = launch(options)
     record = result.record
@@ -94,7 +115,23 @@ def run_cmd(
             f"runstate: recorded run {record['id']} ({record['name']}, {record['status']}, "
             f"{len(record['inputs'])} inputs, {len(record['outputs'])} outputs)\n"
         )
+    exit_code = result.exit_code
+    if against is not None:
+        exit_code = _check_against(record["id"], against, exit_code, quiet=as_json)
     from runstate.cli import main as cli_main
 
     cli_main.fast_exit_allowed = True  # everything is committed and durable
-    sys.exit(result.exit_code)
+    sys.exit(exit_code)
+
+
+def _check_against(run_id: str, against: str, exit_code: int, quiet: bool) -> int:
+    """Check the recorded run, keep the result with it, print the summary on stderr."""
+    from runstate.cli.cmd_check import render_check_text
+    from runstate.cli.output import console
+    from runstate.monitor.attached import check_and_attach, exit_status
+    from runstate.store.store import Store
+
+    result = check_and_attach(Store.open(), run_id, against)
+    if not quiet:
+        render_check_text(result.to_dict(), console(stderr=True))
+    return exit_status(exit_code, bool(result.passed))

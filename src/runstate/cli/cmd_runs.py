@@ -125,15 +125,19 @@ def show_cmd(run_ref: str, name: str | None, as_json: bool) -> None:
         comp_name: {"id": comp_id, "body": store.load_json(comp_id)["body"]}
         for comp_name, comp_id in record["state"]["components"].items()
     }
+    from runstate.monitor.attached import attached_checks
+
+    check = attached_checks(store, run_id)
     if as_json:
-        emit_json(
-            {
-                "schema": "runstate.run/v1",
-                "record_id": row["record_id"],
-                "record": record,
-                "components": components,
-            }
-        )
+        document = {
+            "schema": "runstate.run/v1",
+            "record_id": row["record_id"],
+            "record": record,
+            "components": components,
+        }
+        if check is not None:
+            document["check"] = check
+        emit_json(document)
         return
     out = console()
     style = _STATUS_STYLE.get(record["status"], "")
@@ -174,6 +178,9 @@ def show_cmd(run_ref: str, name: str | None, as_json: bool) -> None:
                 f"code {short(step.get('code_hash'))}",
                 markup=False,
             )
+    if check is not None:
+        verdict = "[green]passed[/]" if check["passed"] else "[red]failed[/]"
+        out.print(f"  checked against {check['against']}: {verdict} (runstate check)")
     if record.get("stderr_tail") and record["status"] != "succeeded":
         tail = record["stderr_tail"].strip().splitlines()[-10:]
         out.print("  stderr (last lines):")

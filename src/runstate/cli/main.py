@@ -33,6 +33,11 @@ _COMMANDS = {
     "verify": "runstate.cli.cmd_store:verify_cmd",
     "gc": "runstate.cli.cmd_store:gc_cmd",
     "demo": "runstate.cli.cmd_demo:demo_cmd",
+    "policy": "runstate.cli.cmd_policy:policy_group",
+    "replay": "runstate.cli.cmd_replay:replay_cmd",
+    "diff": "runstate.cli.cmd_diff:diff_cmd",
+    "explain": "runstate.cli.cmd_explain:explain_cmd",
+    "check": "runstate.cli.cmd_check:check_cmd",
 }
 
 

@@ -57,6 +57,8 @@ class TableEntry:
     #: retention ``reference``: the external version (:class:`~runstate.data.reference.
     #: ExternalVersion` as a dict) the rows can be fetched from again
     reference: dict[str, Any] | None = None
+    #: a bounded uniform row sample (Arrow IPC, :mod:`runstate.data.sample`) for drift checks
+    sample_id: str | None = None
 
     kind = "table"
 
@@ -101,6 +103,8 @@ class TableEntry:
         }
         if self.reference is not None:
             data["reference"] = self.reference
+        if self.sample_id is not None:
+            data["sample_id"] = self.sample_id
         return data
 
     @classmethod
@@ -124,6 +128,7 @@ class TableEntry:
             findings=list(data.get("findings", [])),
             step=data.get("step"),
             reference=None if data.get("reference") is None else dict(data["reference"]),
+            sample_id=data.get("sample_id"),
         )
 
 
@@ -193,6 +198,7 @@ def capture_table(
 
     from runstate.data.fpstore import build_fingerprint_table, write_fingerprint_table
     from runstate.data.profile import profile_table
+    from runstate.data.sample import sample_table, write_sample
     from runstate.data.tables import fingerprint_from_rowfps, row_fingerprints
 
     if retention not in TABLE_RETENTIONS:
@@ -214,6 +220,8 @@ def capture_table(
     snapshot_id, size = (None, table.nbytes)
     if retention == "full":
         snapshot_id, size = write_snapshot(objects, table)
+    sample = sample_table(table, unordered.fingerprint)
+    sample_id = None if sample is None else write_sample(objects, sample)
     return TableEntry(
         name=name,
         path=path,
@@ -233,6 +241,7 @@ def capture_table(
         findings=findings,
         step=step,
         reference=None if reference is None else dict(reference),
+        sample_id=sample_id,
     )
 
 
@@ -267,30 +276,53 @@ def capture_table_streaming(
     key: Sequence[str] | None = None,
     role: str = "data",
     step: str | None = None,
+    retention: str = "full",
 ) -> TableEntry:
-    """Record a table file too large to hold in memory: fingerprints and profile are
-    computed batch by batch (two passes over the file); memory grows with the per-row
-    fingerprints (16–24 bytes a row), not with the data.
+    """Record a table file too large to hold in memory: fingerprints, snapshot (retention
+    ``full``) and profile are computed batch by batch (two passes over the file); memory
+    grows with the per-row fingerprints (~60 bytes a row at the sort), not with the data.
 
-    No snapshot is written (retention ``fingerprint``, with a finding saying so): a snapshot
-    of a table larger than memory is the next step of the snapshot format.
+    The snapshot is the one :func:`write_snapshot` would store for the whole table
+    (:class:`runstate.data.snapshot.SnapshotWriter`). A table whose dictionary-encoded
+    columns change dictionary between batches cannot be snapshotted that way: it is
+    recorded with retention ``fingerprint`` and a finding saying why.
     """
     import json
 
     import pyarrow as pa
 
     from runstate.data.profile import profile_table
+    from runstate.data.sample import kept_columns, sample_indices, sampling_batches, write_sample
 
     key_columns = _check_key(pa.table({f.name: [] for f in reader.schema}), name, key)
-    fingerprints_id, table_fp, ordered_fp, rows = _streamed_fingerprints(
-        objects, reader, key_columns
-    )
-    profile_doc = profile_table(reader, key=key_columns).to_dict()
+    if retention not in ("full", "fingerprint"):
+        raise UsageError(f"table {name!r}: a streamed capture keeps full or fingerprint only")
+    findings: list[str] = []
+    snapshot: Any = None
+    if retention == "full":
+        from runstate.data.snapshot import SnapshotWriter
+
+        snapshot = SnapshotWriter(objects, reader.schema)
+    with objects.batch():
+        fingerprints_id, table_fp, ordered_fp, rows, snapshot_ref, problem = _streamed_fingerprints(
+            objects, reader, key_columns, snapshot
+        )
+    if problem:
+        findings.append(f"no snapshot (recorded with fingerprint retention): {problem}")
+    indices = sample_indices(rows, table_fp.fingerprint)
+    sampled: list[Any] = []
+    kept = kept_columns(reader.schema)
+    batches: Any = reader
+    if kept and len(indices):
+        batches = sampling_batches(reader.batches(), indices, sampled)
+    profile_doc = profile_table(batches, key=key_columns, schema=reader.schema).to_dict()
+    sample_id = None
+    if sampled:
+        sample_id = write_sample(objects, pa.Table.from_batches(sampled).select(kept))
     profile_id = objects.put_bytes(
         json.dumps(profile_doc, sort_keys=True, allow_nan=False).encode()
     )
-    findings = _findings(profile_doc, key_columns)
-    findings.append("table larger than the in-memory limit: recorded with fingerprint retention")
+    findings = _findings(profile_doc, key_columns) + findings
     return TableEntry(
         name=name,
         path=path,
@@ -300,25 +332,27 @@ def capture_table_streaming(
         rows=rows,
         columns=[list(c) for c in table_fp.columns],
         key=key_columns,
-        retention="fingerprint",
+        retention="full" if snapshot_ref is not None else "fingerprint",
         fingerprints_id=fingerprints_id,
         profile_id=profile_id,
-        snapshot_id=None,
+        snapshot_id=None if snapshot_ref is None else snapshot_ref.id,
         schema=schema_list(reader.schema),
         source=reader.source.to_dict(),
-        size=0,
+        size=0 if snapshot_ref is None else snapshot_ref.bytes,
         findings=findings,
         step=step,
+        sample_id=sample_id,
     )
 
 
 def _streamed_fingerprints(
-    objects: ObjectStore, reader: Any, key_columns: list[str] | None
-) -> tuple[str, Any, Any, int]:
-    """First pass of :func:`capture_table_streaming`: table fingerprints and the sorted
-    fingerprint table, stored; returns (its id, unordered and ordered table fingerprints,
-    rows). A function of its own so that its per-row arrays are freed before the profile
-    pass starts."""
+    objects: ObjectStore, reader: Any, key_columns: list[str] | None, snapshot: Any
+) -> tuple[str, Any, Any, int, Any, str | None]:
+    """First pass of :func:`capture_table_streaming`: table fingerprints, the sorted
+    fingerprint table and (given a ``SnapshotWriter``) the snapshot, stored; returns (the
+    fingerprint table's id, unordered and ordered table fingerprints, rows, the snapshot or
+    None, why there is none). A function of its own so that its per-row arrays are freed
+    before the profile pass starts."""
     import numpy as np
     import pyarrow as pa
 
@@ -331,10 +365,16 @@ def _streamed_fingerprints(
     keyfps: list[np.ndarray] = []
     key_parts: list[pa.Table] = []
     rows = 0
+    problem = None
     for batch in reader.batches():
         rowfp = unordered.update(batch)
         ordered.update_rowfps(batch.schema, rowfp)
         rowfps.append(rowfp)
+        if snapshot is not None:
+            try:
+                snapshot.add(batch, row_hashes=rowfp)
+            except UsageError as exc:  # e.g. a dictionary that changes between batches
+                snapshot, problem = None, str(exc)
         if key_columns:
             keyfps.append(row_fingerprints(batch, columns=key_columns))
             key_parts.append(pa.Table.from_batches([batch]).select(key_columns))
@@ -359,4 +399,5 @@ def _streamed_fingerprints(
             columns[column] = keys.column(column)
     del order
     fingerprints_id = write_fingerprint_table(objects, pa.table(columns))
-    return fingerprints_id, unordered.finish(), ordered.finish(), rows
+    snapshot_ref = snapshot.finish() if snapshot is not None else None
+    return fingerprints_id, unordered.finish(), ordered.finish(), rows, snapshot_ref, problem

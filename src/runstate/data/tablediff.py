@@ -118,17 +118,21 @@ def _json_value(value: Any) -> Any:
 def _cell_changes(
     table_a: pa.Table,
     table_b: pa.Table,
-    rows_a: np.ndarray,
-    rows_b: np.ndarray,
+    rows_a: np.ndarray | None,
+    rows_b: np.ndarray | None,
     key: Sequence[str],
     sample: int | None,
 ) -> tuple[dict[str, int], list[dict[str, Any]]]:
-    """Per-column counts of changed cells over all changed keys, and sampled old → new."""
+    """Per-column counts of changed cells over all changed keys, and sampled old → new.
+
+    ``rows_a``/``rows_b`` pick the changed rows of the tables; None: the tables hold just
+    those rows, already paired in order.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    old = table_a.take(pa.array(rows_a))
-    new = table_b.take(pa.array(rows_b))
+    old = table_a if rows_a is None else table_a.take(pa.array(rows_a))
+    new = table_b if rows_b is None else table_b.take(pa.array(rows_b))
     shared = [c for c in table_a.column_names if c in table_b.column_names and c not in key]
     counts: dict[str, int] = {}
     masks = {}
@@ -182,6 +186,20 @@ def _read_snapshot(objects: ObjectStore, object_id: str) -> pa.Table:
     return read_snapshot(objects, object_id)
 
 
+def _read_rows(objects: ObjectStore, object_id: str, rows: np.ndarray) -> pa.Table:
+    """Rows ``rows`` of a stored snapshot, in that order: only the leaves holding them are
+    read (older single-Parquet snapshots are read whole)."""
+    import pyarrow as pa
+
+    from runstate.data.snapshot import read_snapshot_rows
+
+    with objects.open(object_id) as handle:
+        legacy = handle.read(4) == b"PAR1"
+    if legacy:
+        return _read_snapshot(objects, object_id).take(pa.array(rows))
+    return read_snapshot_rows(objects, object_id, rows)
+
+
 def diff_recorded(
     objects: ObjectStore, a: TableEntry, b: TableEntry, sample: int | None = 20
 ) -> TableDiff:
@@ -201,10 +219,10 @@ def diff_recorded(
     rows_a = column_numpy(fp_a, ROW)[codes_a == 2]
     rows_b = column_numpy(fp_b, ROW)[codes_b == 2]
     counts, cells = _cell_changes(
-        _read_snapshot(objects, a.snapshot_id),
-        _read_snapshot(objects, b.snapshot_id),
-        rows_a,
-        rows_b,
+        _read_rows(objects, a.snapshot_id, rows_a),
+        _read_rows(objects, b.snapshot_id, rows_b),
+        None,
+        None,
         key,
         sample,
     )

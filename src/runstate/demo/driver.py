@@ -12,7 +12,10 @@ The story, in :func:`run_demo`:
 3. train and score under capture; freeze the scoring run as release ``scoring@v1``;
 4. change one line of ``preprocess.py`` (left uncommitted, as people do) and the
    ``threshold`` param, and score again: the two scoring states differ in ``code`` and
-   ``config`` only.
+   ``config`` only;
+5. diff ``scoring@v1`` with the last run (:func:`runstate.compare.state.diff_runs`, the
+   ``runstate diff`` document) and write its HTML report to ``runstate-diff.html`` in the
+   folder.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ THRESHOLD_BEFORE, THRESHOLD_AFTER = 0.5, 0.6
 EDITED_FILE = "preprocess.py"
 LINE_BEFORE = "AGE_MIN, AGE_MAX = 18, 75  # ages outside this range are clipped"
 LINE_AFTER = "AGE_MIN, AGE_MAX = 18, 65  # ages outside this range are clipped"
+REPORT_FILE = "runstate-diff.html"
 #: The template's folder name is not a Python identifier on purpose: mypy then checks its
 #: files as the top-level scripts they are (``from preprocess import …`` resolves).
 TEMPLATE_DIR = "project-template"
@@ -107,6 +111,12 @@ class DemoResult:
     edits: list[str] = field(default_factory=list)
     #: Row-level diff of the ``predictions`` output, scoring@v1 → the last run.
     output_diff: dict[str, Any] = field(default_factory=dict)
+    #: ``runstate diff scoring@v1 <last run> --json``: the demo's final screen.
+    diff: dict[str, Any] = field(default_factory=dict)
+    #: The HTML report of :attr:`diff`, in the project folder.
+    report: Path | None = None
+    #: ``runstate explain scoring@v1 <last run> --json``: which change caused what.
+    explain: dict[str, Any] = field(default_factory=dict)
 
     @property
     def baseline(self) -> DemoRun:
@@ -130,6 +140,18 @@ class DemoResult:
             "changes": {name: list(lines) for name, lines in self.changes.items()},
             "edits": list(self.edits),
             "output_diff": dict(self.output_diff),
+            "report": str(self.report) if self.report is not None else None,
+            "explain": {
+                "status": self.explain.get("status"),
+                "statement": self.explain.get("statement"),
+                "causes": [
+                    {"name": c["name"], "share": c["share"], "rows": c["rows_explained"]}
+                    for c in self.explain.get("causes") or []
+                ],
+                "harmless": [h["name"] for h in self.explain.get("harmless") or []],
+            }
+            if self.explain
+            else None,
             "metrics": {
                 "before": dict(self.baseline.metrics),
                 "after": dict(self.changed.metrics),
@@ -423,7 +445,47 @@ def run_demo(
         project, result.baseline, result.changed
     )
     result.output_diff = diff_output(project, result.baseline.id, result.changed.id, "predictions")
+    say(f"comparing {result.release} with the last run (runstate diff)")
+    result.diff = diff_document(project, result.release, result.changed.id)
+    result.report = write_report(project / REPORT_FILE, result.diff)
+    say(f"explaining the change: runstate explain {result.release} (replays hybrid states)")
+    result.explain = explain_document(project, result.release, result.changed.id)
     return result
+
+
+def diff_document(project: Path, a: str, b: str) -> dict[str, Any]:
+    """The ``runstate.diff/v1`` document of ``runstate diff A B`` in the demo's store."""
+    from runstate.compare.state import diff_runs
+    from runstate.store.store import Store
+
+    store = Store.open(project)
+    try:
+        document: dict[str, Any] = diff_runs(store, a, b).to_dict()
+        return document
+    finally:
+        store.close()
+
+
+def explain_document(project: Path, a: str, b: str) -> dict[str, Any]:
+    """The ``runstate.explain/v1`` document of ``runstate explain A B`` (empty if it fails)."""
+    from runstate.errors import RunstateError
+    from runstate.explain import explain
+    from runstate.store.store import Store
+
+    store = Store.open(project)
+    try:
+        return explain(store, a, b)
+    except RunstateError:
+        return {}
+    finally:
+        store.close()
+
+
+def write_report(path: Path, document: Mapping[str, Any]) -> Path:
+    """Write the self-contained HTML report of a diff document."""
+    from runstate.report.html import write_diff
+
+    return write_diff(document, path)
 
 
 def diff_output(project: Path, run_a: str, run_b: str, output: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from runstate.errors import ObjectMissing
+from runstate.errors import ObjectMissing, StoreCorrupt
 from runstate.state.model import COMPONENT_SCHEMA, ExecutionState
 from runstate.store.atomic import TMP_PREFIX
 from runstate.store.journal import Lease
@@ -99,7 +99,7 @@ def _io_refs(store: Store, item: dict[str, Any]) -> Iterator[tuple[str, str, boo
     before that format, one Parquet object (a blob).
     """
     if item.get("kind") == "table":
-        for field_name in ("fingerprints_id", "profile_id"):
+        for field_name in ("fingerprints_id", "profile_id", "sample_id"):
             if item.get(field_name):
                 yield item[field_name], "blob", True
         snapshot_id = item.get("snapshot_id")
@@ -140,6 +140,8 @@ def references(
         yield document["run_record"], "record", True
         for component_id in document["state"]["components"].values():
             yield component_id, "component", True
+        if document.get("checks"):  # the check settings stored with the release
+            yield document["checks"], "blob", True
     elif kind == "component":
         body = document.get("body", {})
         if document.get("kind") == "code":
@@ -157,6 +159,25 @@ def references(
         elif document.get("kind") == "config":
             for object_id in body.get("files", {}).values():
                 yield object_id, "blob", True
+        elif document.get("kind") == "policy":
+            # runstate.policy-effect/v1 (runstate.policy.effect): the policy document and
+            # version it names, and the excluded-row fingerprints stored as objects.
+            policy = body.get("policy") or {}
+            if policy.get("document_id"):
+                yield policy["document_id"], "blob", True
+            if policy.get("version_id"):
+                yield policy["version_id"], "policy-version", True
+            for dataset in (body.get("datasets") or {}).values():
+                excluded = dataset.get("excluded") or {}
+                if excluded.get("fingerprints_id"):
+                    yield excluded["fingerprints_id"], "blob", True
+    elif kind == "policy-version":
+        # runstate.policy-version/v1 (runstate.policy.versions): a hash chain of versions.
+        if document.get("previous"):
+            yield document["previous"], "policy-version", True
+        for field_name in ("document_id", "text_id"):
+            if document.get(field_name):
+                yield document[field_name], "blob", True
     elif kind == "snapshot":
         # runstate.data.snapshot's documents (store/ does not import data/): a manifest
         # lists its top entries [id, bytes, rows] (index nodes when its height is above 0,
@@ -187,6 +208,22 @@ def _roots(store: Store) -> list[tuple[str, str, str]]:
     roots = [(row["record_id"], "record", f"run {row['id']}") for row in metadata.iter_runs()]
     roots += [(r.manifest_id, "manifest", f"release {r.ref}") for r in list_releases(store)]
     roots += [(e.record_id, "record", f"journal {e.run_id}") for e in store.journal.pending()]
+    checks = store.root / "checks"  # runstate.monitor.attached: results of run --against
+    if checks.is_dir():
+        for link in sorted(checks.glob("*.json")):
+            try:
+                check_id = json.loads(link.read_bytes())["check_id"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise StoreCorrupt(f"{link}: unreadable check link ({exc})") from None
+            roots.append((str(check_id), "blob", f"check of run {link.stem}"))
+    policy_head = store.root / "policy" / "HEAD.json"  # runstate.policy.versions
+    if policy_head.is_file():
+        try:
+            head_id = json.loads(policy_head.read_bytes())["id"]
+            roots.append((str(head_id), "policy-version", "policy head"))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # Never walk without it: gc would delete every policy version.
+            raise StoreCorrupt(f"{policy_head}: unreadable policy head ({exc})") from None
     return roots
 
 

@@ -96,8 +96,13 @@ def build_manifest(
     previous_id: str | None,
     created_at: str,
     created_by: str,
+    checks_id: str | None = None,
 ) -> dict[str, Any]:
-    """The manifest of ``name@v<version>`` for the run with this row and record."""
+    """The manifest of ``name@v<version>`` for the run with this row and record.
+
+    ``checks_id`` names the stored check settings (``runstate check``); the field is
+    written only when there are some, so manifests without it hash as before.
+    """
     run_id = row["id"]
     metrics: dict[str, Any] = {}
     for metric in record.get("metrics", []):
@@ -115,13 +120,24 @@ def build_manifest(
         "previous": previous_id,
         "created_at": created_at,
         "created_by": created_by,
+        **({"checks": checks_id} if checks_id else {}),
     }
 
 
 def create_release(
-    store: Store, name: str, run_id: str, sign_key: str | None = None, attempts: int = 5
+    store: Store,
+    name: str,
+    run_id: str,
+    sign_key: str | None = None,
+    attempts: int = 5,
+    checks: dict[str, Any] | None = None,
 ) -> Release:
-    """Freeze ``run_id`` as the next version of ``name``; sign it with ``sign_key`` (PEM)."""
+    """Freeze ``run_id`` as the next version of ``name``; sign it with ``sign_key`` (PEM).
+
+    ``checks``: validated check settings (:func:`runstate.monitor.settings.load_settings`)
+    stored as an object the manifest names (``checks``), so later checks against this
+    release apply them.
+    """
     check_name(name)
     metadata = store.metadata
     row = metadata.run(run_id)
@@ -136,6 +152,7 @@ def create_release(
 
         private = load_private_key(sign_key)
     created_by = current_user()
+    checks_id = store.objects.put_bytes(canonical_bytes(checks)) if checks is not None else None
     from sqlalchemy import exc as sa_exc  # writers only: readers stay SQLAlchemy-free
 
     for _ in range(attempts):
@@ -146,7 +163,7 @@ def create_release(
                 previous_id = None if latest is None else str(latest["manifest_id"])
                 created_at = utc_now()
                 manifest = build_manifest(
-                    row, record, name, version, previous_id, created_at, created_by
+                    row, record, name, version, previous_id, created_at, created_by, checks_id
                 )
                 payload = canonical_bytes(manifest)
                 manifest_id = store.objects.put_bytes(payload)

@@ -180,7 +180,10 @@ class Store:
                     self._fast_reader = opened if opened is not None else False
                 if self._fast_reader:
                     return self._fast_reader
-        return self.metadata
+        metadata = self.metadata
+        if self.journal.pending():  # committed since the database was opened
+            self.ingest_pending()
+        return metadata
 
     def close(self) -> None:
         if self._fast_reader:
