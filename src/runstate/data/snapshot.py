@@ -563,14 +563,19 @@ def read_snapshot_rows(objects: ObjectStore, snapshot_id: str, rows: Any) -> pa.
             dictionaries[int(column)] = reader.read_all().column(0).combine_chunks()
     codec = pa.Codec("zstd")
 
-    def load(leaf_id: str) -> np.ndarray[Any, Any]:
-        data = _get_verified(objects, leaf_id)
-        length = int.from_bytes(data[:4], "little")
-        raw = codec.decompress(data[4:], decompressed_size=length, asbytes=True)
-        return np.frombuffer(raw, np.uint8)
+    def load(span: tuple[int, int]) -> list[np.ndarray[Any, Any]]:
+        out = []
+        for leaf_id, _first, _count in leaves[span[0] : span[1]]:
+            data = _get_verified(objects, leaf_id)
+            length = int.from_bytes(data[:4], "little")
+            raw = codec.decompress(data[4:], decompressed_size=length, asbytes=True)
+            out.append(np.frombuffer(raw, np.uint8))
+        return out
 
+    # A task per span of leaves, not per leaf: thread hand-offs cost more than a leaf.
+    spans = [(j, min(j + _SPAN, len(leaves))) for j in range(0, len(leaves), _SPAN)]
     with ThreadPoolExecutor(_workers(), thread_name_prefix="runstate-snapshot") as pool:
-        pending = list(pool.map(load, [leaf_id for leaf_id, _, _ in leaves]))
+        pending = [leaf for loaded in pool.map(load, spans) for leaf in loaded]
     lengths = np.array([len(p) for p in pending], np.int64)
     offsets = (np.cumsum(lengths) - lengths).astype(np.int64)
     raw = np.concatenate(pending) if pending else np.zeros(0, np.uint8)
