@@ -219,3 +219,12 @@ def test_final_screen_is_the_diff(demo: dict[str, Any], capsys: pytest.CaptureFi
     assert "preprocess.py" in screen and "output:predictions" in screen
     tail = "".join(screen.split()[-14:])  # the last lines, whatever the terminal width
     assert f"HTMLreport:{demo['report']}" in tail
+
+
+def test_demo_ends_with_the_explanation_of_the_change(demo: dict[str, Any]) -> None:
+    explained = demo["explain"]
+    assert explained["status"] == "explained", explained
+    # one line of preprocess.py and the threshold param changed: both changed predictions
+    assert {c["name"] for c in explained["causes"]} == {"code:preprocess.py", "config:threshold"}
+    assert abs(sum(c["share"] for c in explained["causes"]) - 1.0) < 1e-6
+    assert explained["harmless"] == []

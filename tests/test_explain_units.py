@@ -6,6 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+
 from runstate.data.tablecapture import capture_table
 from runstate.explain.distance import Measure, diff_units, load_view
 from runstate.explain.factors import _MISSING, Factor, apply_params, select_factors
@@ -42,9 +43,10 @@ def test_hybrid_state_ids_are_stable_distinct_and_name_the_switched_state(store:
     }
     assert len(set(ids.values())) == 5
     # order of the factors does not matter; the env mode does
-    assert hybrid_key(store, a, b, [seeds, data], "current").state_id == ids[
-        frozenset(["data:x", "seeds"])
-    ]
+    assert (
+        hybrid_key(store, a, b, [seeds, data], "current").state_id
+        == ids[frozenset(["data:x", "seeds"])]
+    )
     assert hybrid_key(store, a, b, [data], "exact").state_id != ids[frozenset(["data:x"])]
     # a hybrid with every whole component from B has B's components: the same id from B's side
     spec = hybrid_key(store, a, b, [data, seeds], "current")

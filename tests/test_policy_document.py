@@ -61,6 +61,9 @@ def test_canonical_form_round_trips_and_matches_the_schema() -> None:
     assert again.to_dict() == doc.to_dict()
     validate(doc.to_dict())  # the stored (canonical) form is valid too
     assert _schema_accepts(GOOD)
+    assert parse_policy(f"schema: runstate.policy-document/v1\n{GOOD}") == doc  # optional
+    with pytest.raises(PolicyError, match=r"p\.yaml:1: schema: 'x/v1': expected"):
+        parse_policy(f"schema: x/v1\n{GOOD}", "p.yaml")
 
 
 def test_invalid_yaml_names_the_line() -> None:

@@ -105,3 +105,24 @@ def test_read_only_commands_do_not_import_sqlalchemy(populated: Store) -> None:
     )
     assert done.stderr.strip().splitlines()[-1] == "LIGHT"
     assert '"schema": "runstate.runs/v1"' in done.stdout
+
+
+def test_latest_skips_derived_runs(populated: Store) -> None:
+    newest = resolve_run(populated, "latest")
+    newest_score = resolve_run(populated, "latest", name="score")
+    with runstate.Run("score", store=populated.root, parent_id=newest):  # e.g. a replay
+        pass
+    populated.ingest_pending()
+    fast = SqliteReader.open_if_current(str(populated.root / "runstate.db"))
+    assert fast is not None
+    full = MetadataStore(populated.metadata_url)
+    try:
+        for reader in (fast, full):
+            assert reader.list_runs(limit=1)[0]["parent_id"] == newest
+            assert reader.list_runs(limit=1, roots_only=True)[0]["id"] == newest
+            assert len(reader.list_runs(limit=10, roots_only=True)) == 5
+    finally:
+        fast.close()
+        full.close()
+    assert resolve_run(populated, "latest") == newest
+    assert resolve_run(populated, "latest", name="score") == newest_score

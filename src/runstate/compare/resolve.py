@@ -85,8 +85,11 @@ def _previous_run(store: Store, side: Side) -> str | None:
     """The run of the same name started just before ``side`` (newest first listing)."""
     offset, page = 0, 200
     seen = False
+    roots = side.record.get("parent_id") is None  # a run someone ran: skip replays of others
     while True:
-        rows = store.reader.list_runs(name=side.record["name"], limit=page, offset=offset)
+        rows = store.reader.list_runs(
+            name=side.record["name"], limit=page, offset=offset, roots_only=roots
+        )
         for row in rows:
             if seen:
                 return str(row["id"])

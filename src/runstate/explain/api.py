@@ -66,10 +66,28 @@ class _Progress:
             self.bar.stop()
 
 
+def _state_diff(store: Store, side_a: Any, side_b: Any) -> Any:
+    """The diff of A and B's state components only: the factors come from it, and the
+    outputs are measured from their fingerprint tables (:mod:`.distance`), so the output
+    sections of ``runstate diff`` (cells read from snapshots) are not computed."""
+    from runstate.compare.state import StateDiff, _Builder
+
+    builder = _Builder(store, side_a, side_b, 20)
+    builder.run_warnings()
+    builder.state_components()
+    return StateDiff(
+        side_a.summary(),
+        side_b.summary(),
+        builder.components,
+        tuple(dict.fromkeys(builder.warnings)),
+        tuple(dict.fromkeys(builder.missing)),
+        20,
+    )
+
+
 def explain(store: Store, a: str, b: str, options: ExplainOptions | None = None) -> dict[str, Any]:
     """The ``runstate.explain/v1`` document for runs ``a`` -> ``b`` (refs as for diff)."""
     from runstate.compare.resolve import resolve_side
-    from runstate.compare.state import diff_runs
     from runstate.explain.attribution import attribute
     from runstate.explain.distance import Measure
     from runstate.explain.factors import find_factors, select_factors
@@ -81,7 +99,7 @@ def explain(store: Store, a: str, b: str, options: ExplainOptions | None = None)
     options.check()
     started = time.perf_counter()
     side_a, side_b = resolve_side(store, a), resolve_side(store, b)
-    diff = diff_runs(store, side_a, side_b, limit=20)
+    diff = _state_diff(store, side_a, side_b)
     record_a, record_b = side_a.record, side_b.record
     factors, notes = find_factors(store, diff, options.env)
     factors = select_factors(factors, options.factors)

@@ -12,9 +12,10 @@ same hybrid get the same id, and the result is taken from the cache in
 ``.runstate/explain-cache/<id>.json`` (written atomically) instead of being replayed again.
 The empty subset is A's own state and the full subset B's factors on A.
 
-Each replay runs in a fresh interpreter (``python -m runstate.explain.worker``: the replay
-sets environment variables and redirects file descriptors, which threads of one process
-would share), at most ``parallel`` at a time.
+Replays run in worker interpreters (``python -m runstate.explain.worker --serve``, one
+replay at a time each: the replay sets environment variables and redirects file
+descriptors, which threads of one process would share), at most ``parallel`` at a time;
+a worker is reused for the next hybrid, so interpreter start and imports are paid once.
 """
 
 from __future__ import annotations
@@ -248,49 +249,56 @@ def spec_from_dict(data: Mapping[str, Any]) -> HybridSpec:
     )
 
 
-def _run_worker(
-    store_root: str,
-    record_a: Mapping[str, Any],
-    record_b: Mapping[str, Any],
-    spec: HybridSpec,
-    env_mode: str,
-) -> dict[str, Any]:
-    """One hybrid in a fresh interpreter: the replay sets environment variables and
-    redirects file descriptors, which threads of one process would share."""
-    import subprocess
-    import sys
-    import tempfile
+class _Worker:
+    """A long-lived worker interpreter (``python -m runstate.explain.worker --serve``): one
+    job file path per line on its stdin, one line back when the result file is written.
+    Replays in it run one at a time: the replay sets environment variables and redirects
+    file descriptors, which threads of one process would share. Reusing the interpreter
+    saves its start and imports for every hybrid after the first."""
 
-    job = {
-        "store_root": store_root,
-        "record_a": record_a,
-        "record_b": record_b,
-        "spec": _spec_dict(spec),
-        "env_mode": env_mode,
-    }
-    with tempfile.TemporaryDirectory(prefix="runstate-explain-") as folder:
-        job_path = os.path.join(folder, "job.json")
-        out_path = os.path.join(folder, "result.json")
-        with open(job_path, "w", encoding="utf-8") as handle:
-            json.dump(job, handle)
+    def __init__(self) -> None:
+        import subprocess
+        import sys
+
         env = {k: v for k, v in os.environ.items() if k != "RUNSTATE_REPLAY_MANIFEST"}
-        done = subprocess.run(
-            [sys.executable, "-m", "runstate.explain.worker", job_path, out_path],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "runstate.explain.worker", "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             env=env,
-            check=False,
+            text=True,
         )
-        try:
+
+    def run(self, job: Mapping[str, Any]) -> dict[str, Any]:
+        import tempfile
+
+        assert self.process.stdin is not None and self.process.stdout is not None
+        with tempfile.TemporaryDirectory(prefix="runstate-explain-") as folder:
+            job_path = os.path.join(folder, "job.json")
+            out_path = os.path.join(folder, "result.json")
+            with open(job_path, "w", encoding="utf-8") as handle:
+                json.dump({**job, "out": out_path}, handle)
+            try:
+                self.process.stdin.write(job_path + "\n")
+                self.process.stdin.flush()
+                answer = self.process.stdout.readline()
+            except OSError:
+                answer = ""
+            if not answer:
+                raise RuntimeError(f"the worker exited ({self.process.poll()})")
             with open(out_path, encoding="utf-8") as handle:
                 result: dict[str, Any] = json.load(handle)
                 return result
-        except (OSError, ValueError):
-            tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
-            raise RuntimeError(
-                f"exit {done.returncode}" + (f": {tail[0]}" if tail else "")
-            ) from None
+
+    def close(self) -> None:
+        try:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+            self.process.wait(timeout=30)
+        except Exception:  # never leave it running
+            self.process.kill()
+            self.process.wait()
 
 
 class HybridRunner:
@@ -338,17 +346,7 @@ class HybridRunner:
                 todo[spec.state_id] = spec
         if todo:
             pool = self._executor(len(todo))
-            futures = {
-                pool.submit(
-                    _run_worker,
-                    str(self.store.root),
-                    self.record_a,
-                    self.record_b,
-                    spec,
-                    self.env_mode,
-                ): spec
-                for spec in todo.values()
-            }
+            futures = {pool.submit(self._replay, spec): spec for spec in todo.values()}
             from concurrent.futures import as_completed
 
             for future in as_completed(futures):
@@ -372,14 +370,44 @@ class HybridRunner:
                     self.on_done(result)
         return [self.results[spec.state_id] for spec in specs]
 
+    def _replay(self, spec: HybridSpec) -> dict[str, Any]:
+        """In a pool thread: borrow a worker interpreter, replay, give it back."""
+        import queue
+
+        try:
+            worker = self._idle.get_nowait()
+        except queue.Empty:
+            worker = _Worker()
+            self._workers.append(worker)
+        job = {
+            "store_root": str(self.store.root),
+            "record_a": self.record_a,
+            "record_b": self.record_b,
+            "spec": _spec_dict(spec),
+            "env_mode": self.env_mode,
+        }
+        try:
+            result = worker.run(job)
+        except BaseException:
+            worker.close()  # a broken worker is not reused
+            raise
+        self._idle.put(worker)
+        return result
+
     def _executor(self, pending: int) -> Any:
         if self._pool is None:
+            import queue
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(max_workers=self.parallel)
+            self._idle: queue.Queue[_Worker] = queue.Queue()
+            self._workers: list[_Worker] = []
         return self._pool
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+            for worker in self._workers:
+                worker.close()
+            self._workers = []

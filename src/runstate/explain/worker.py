@@ -1,32 +1,56 @@
-"""``python -m runstate.explain.worker JOB RESULT``: replay one hybrid state (a worker).
+"""``python -m runstate.explain.worker --serve``: a worker that replays hybrid states.
 
-JOB is a JSON file written by :class:`runstate.explain.hybrid.HybridRunner` (the store, A's
-and B's records, the hybrid spec, the env mode); the result (``runstate.explain-hybrid/v1``)
-is written to RESULT atomically. The replayed program's output goes nowhere: the parent
-shows a progress bar.
+It reads one job file path per line on stdin. A job (JSON, written by
+:class:`runstate.explain.hybrid.HybridRunner`) names the store, A's and B's records, the
+hybrid spec, the env mode and ``out``, the file to write the result
+(``runstate.explain-hybrid/v1``) to, atomically; then the worker writes one line to stdout.
+It exits when stdin closes. The replayed programs' output never reaches stdout (the replay
+sends it to stderr, which the parent discards): the parent shows a progress bar.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 
-def main(argv: list[str]) -> int:
+def run_job(job_path: str) -> None:
     from runstate.explain.hybrid import replay_hybrid, spec_from_dict
     from runstate.store.atomic import atomic_write_bytes
 
-    job_path, out_path = argv
     with open(job_path, encoding="utf-8") as handle:
-        job = json.load(handle)
-    result = replay_hybrid(
-        job["store_root"],
-        job["record_a"],
-        job["record_b"],
-        spec_from_dict(job["spec"]),
-        job["env_mode"],
-    )
-    atomic_write_bytes(out_path, json.dumps(result, allow_nan=True).encode())
+        job: dict[str, Any] = json.load(handle)
+    try:
+        result = replay_hybrid(
+            job["store_root"],
+            job["record_a"],
+            job["record_b"],
+            spec_from_dict(job["spec"]),
+            job["env_mode"],
+        )
+    except Exception as exc:
+        result = {
+            "schema": "runstate.explain-hybrid/v1",
+            "state_id": job["spec"]["state_id"],
+            "factors": job["spec"]["factors"],
+            "status": "failed",
+            "reason": f"{type(exc).__name__}: {exc}",
+        }
+    atomic_write_bytes(job["out"], json.dumps(result, allow_nan=True).encode())
+
+
+def main(argv: list[str]) -> int:
+    if argv != ["--serve"]:
+        sys.stderr.write("usage: python -m runstate.explain.worker --serve\n")
+        return 2
+    for line in sys.stdin:
+        path = line.strip()
+        if not path:
+            continue
+        run_job(path)
+        sys.stdout.write("done\n")
+        sys.stdout.flush()
     return 0
 
 

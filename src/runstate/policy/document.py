@@ -46,7 +46,7 @@ COLUMN_ACTIONS = ("drop", "redact", "hash", "allow")
 DEFAULTS = ("allow", "deny")
 _NAME = re.compile(r"^[^\s]+$")
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]*$")
-_TOP_FIELDS = ("version", "default", "groups", "datasets")
+_TOP_FIELDS = ("schema", "version", "default", "groups", "datasets")
 _RULE_FIELDS = ("readers", "row_filter", "columns")
 _READER_FIELDS = ("principals", "purposes")
 
@@ -232,6 +232,8 @@ def _validate(data: Any, lines: _Lines, where: str) -> PolicyDocument:
     for key in data:
         if key not in _TOP_FIELDS:
             raise fail((key,), f"unknown field (expected one of {', '.join(_TOP_FIELDS)})")
+    if "schema" in data and data["schema"] != DOCUMENT_SCHEMA:
+        raise fail(("schema",), f"{data['schema']!r}: expected {DOCUMENT_SCHEMA} (or leave it out)")
     for required in ("version", "default", "datasets"):
         if required not in data:
             raise fail((), f"missing required field {required!r}")

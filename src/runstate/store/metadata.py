@@ -259,11 +259,15 @@ class MetadataStore:
         return str(ids[0])
 
     def list_runs(
-        self, name: str | None = None, limit: int = 20, offset: int = 0
+        self, name: str | None = None, limit: int = 20, offset: int = 0, roots_only: bool = False
     ) -> list[dict[str, Any]]:
+        """Newest first; ``roots_only`` leaves out derived runs (those with a parent:
+        replays and explain's hybrid replays)."""
         query = select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.id.desc())
         if name is not None:
             query = query.where(t.runs.c.name == name)
+        if roots_only:
+            query = query.where(t.runs.c.parent_id.is_(None))
         with self.engine.connect() as conn:
             rows = conn.execute(query.limit(limit).offset(offset)).mappings().all()
         return [_run_row(dict(row)) for row in rows]

@@ -6,7 +6,9 @@ Accepted everywhere a run is expected (``show``, ``release create --run``, later
 * a release ``NAME@vN``: the run it froze;
 * an alias (``production``): the run of the release it points at;
 * ``latest`` or ``latest~K`` (K runs before the latest), optionally restricted to a job
-  name: ``resolve_run(store, "latest", name="score-daily")``.
+  name: ``resolve_run(store, "latest", name="score-daily")``. Derived runs — replays and
+  explain's hybrid replays, recorded with a parent — are skipped: ``latest`` is the newest
+  run someone ran (name a replay by its id).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def resolve_run(store: Store, ref: str, name: str | None = None) -> str:
     latest = _LATEST.match(ref)
     if latest:
         back = int(latest["back"] or 0)
-        rows = store.reader.list_runs(name=name, limit=1, offset=back)
+        rows = store.reader.list_runs(name=name, limit=1, offset=back, roots_only=True)
         if not rows:
             scope = f" named {name!r}" if name else ""
             raise RunNotFound(f"{ref}: there are not {back + 1} runs{scope}")

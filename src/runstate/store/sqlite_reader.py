@@ -34,7 +34,7 @@ class MetadataReader(Protocol):
     def run(self, run_id: str) -> dict[str, Any] | None: ...
     def resolve_run(self, ref: str) -> str: ...
     def list_runs(
-        self, name: str | None = None, limit: int = 20, offset: int = 0
+        self, name: str | None = None, limit: int = 20, offset: int = 0, roots_only: bool = False
     ) -> list[dict[str, Any]]: ...
     def count_runs(self) -> int: ...
     def latest_release(self, name: str) -> dict[str, Any] | None: ...
@@ -115,9 +115,15 @@ class SqliteReader:
         return str(ids[0])
 
     def list_runs(
-        self, name: str | None = None, limit: int = 20, offset: int = 0
+        self, name: str | None = None, limit: int = 20, offset: int = 0, roots_only: bool = False
     ) -> list[dict[str, Any]]:
-        where, args = ("WHERE name = ? ", [name]) if name is not None else ("", [])
+        clauses, args = [], []
+        if name is not None:
+            clauses.append("name = ?")
+            args.append(name)
+        if roots_only:
+            clauses.append("parent_id IS NULL")
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
         rows = self._all(
             f"SELECT * FROM runs {where}ORDER BY started_at DESC, id DESC LIMIT ? OFFSET ?",
             *args,
