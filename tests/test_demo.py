@@ -228,3 +228,14 @@ def test_demo_ends_with_the_explanation_of_the_change(demo: dict[str, Any]) -> N
     assert {c["name"] for c in explained["causes"]} == {"code:preprocess.py", "config:threshold"}
     assert abs(sum(c["share"] for c in explained["causes"]) - 1.0) < 1e-6
     assert explained["harmless"] == []
+
+
+def test_demo_replays_its_release(demo: dict[str, Any]) -> None:
+    replayed = demo["replay"]
+    assert replayed["verdict"] == "identical", replayed
+    project = Path(demo["project"])
+    shown = cli("show", replayed["replay_run_id"], "--json", cwd=project)
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)["record"]
+    assert record["parent_id"] == demo["runs"][1]["id"]  # the replay of the released run
+    assert record["outputs"] and {o["name"] for o in record["outputs"]} >= {"predictions"}

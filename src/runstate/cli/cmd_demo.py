@@ -115,6 +115,19 @@ def _render(result: DemoResult) -> None:
         runs.add_row(short(run.id, 13), escape(run.name), status, short(run.state_id), note)
     out.print(Padding(runs, (0, 0, 0, 2), expand=False))
 
+    if result.replay:
+        verdict = str(result.replay.get("verdict", "?"))
+        reproduced = verdict in ("identical", "equivalent")
+        detail = (
+            "the release reproduces under its recorded state"
+            if reproduced
+            else str(result.replay.get("reason") or "")
+        )
+        out.print(
+            f"\n[bold]runstate replay {escape(release)}[/]: "
+            f"[{'green' if reproduced else 'red'}]{escape(verdict)}[/] — {escape(detail)}"
+        )
+
     out.print("\n[bold]What the demo changed[/] before the last run")
     for edit in result.edits:
         out.print(f"  {escape(edit)}")

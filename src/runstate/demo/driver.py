@@ -117,6 +117,8 @@ class DemoResult:
     report: Path | None = None
     #: ``runstate explain scoring@v1 <last run> --json``: which change caused what.
     explain: dict[str, Any] = field(default_factory=dict)
+    #: ``runstate replay scoring@v1 --json``: does the release reproduce?
+    replay: dict[str, Any] = field(default_factory=dict)
 
     @property
     def baseline(self) -> DemoRun:
@@ -151,6 +153,13 @@ class DemoResult:
                 "harmless": [h["name"] for h in self.explain.get("harmless") or []],
             }
             if self.explain
+            else None,
+            "replay": {
+                "verdict": self.replay.get("verdict"),
+                "replay_run_id": self.replay.get("replay_run_id"),
+                "reason": self.replay.get("reason"),
+            }
+            if self.replay
             else None,
             "metrics": {
                 "before": dict(self.baseline.metrics),
@@ -430,6 +439,8 @@ def run_demo(
         store.close()
     result.release = release.ref
     say(f"released scoring run {release.run_id[:13]} as {release.ref}")
+    say(f"replaying {release.ref} under its recorded state (runstate replay)")
+    result.replay = replay_document(project, release.ref)
 
     edit_line(project / EDITED_FILE, LINE_BEFORE, LINE_AFTER)
     result.edits = [
@@ -462,6 +473,22 @@ def diff_document(project: Path, a: str, b: str) -> dict[str, Any]:
     try:
         document: dict[str, Any] = diff_runs(store, a, b).to_dict()
         return document
+    finally:
+        store.close()
+
+
+def replay_document(project: Path, ref: str) -> dict[str, Any]:
+    """The ``runstate.replay/v1`` verdict of ``runstate replay REF`` (empty if it errs)."""
+    from runstate.errors import RunstateError
+    from runstate.replay import replay
+    from runstate.store.store import Store
+
+    store = Store.open(project)
+    try:
+        document: dict[str, Any] = replay(store, ref).to_dict()
+        return document
+    except RunstateError:
+        return {}
     finally:
         store.close()
 
