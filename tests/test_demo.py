@@ -63,14 +63,14 @@ def test_demo_creates_release_from_first_scoring_run(demo: dict[str, Any]) -> No
     assert releases["scoring@v1"]["state_id"] == baseline["state_id"]
 
 
-def test_scoring_runs_differ_in_code_and_config(demo: dict[str, Any]) -> None:
+def test_scoring_runs_differ_in_code_config_and_policy(demo: dict[str, Any]) -> None:
     before, after = demo["runs"][1], demo["runs"][2]
     assert before["state_id"] != after["state_id"]
     changed = demo["changed_components"]
-    assert "code" in changed and "config" in changed
-    # Same data and model: only what the demo changed differs.
-    assert "data:customers" not in changed and "model:model" not in changed
-    assert "seeds" not in changed
+    assert "code" in changed and "config" in changed and "policy" in changed
+    # Same model; the customers the run saw differ only by what policy v2 excludes.
+    assert "model:model" not in changed and "seeds" not in changed
+    assert set(changed) == {"code", "config", "policy", "data:customers"}
     assert changed == sorted(
         name
         for name in before["components"]
@@ -216,6 +216,7 @@ def test_final_screen_is_the_diff(demo: dict[str, Any], capsys: pytest.CaptureFi
     screen = text[text.index("runstate diff scoring@v1 latest ─") :]
     assert text.index("Next steps") < text.index("runstate diff scoring@v1 latest ─")
     assert "threshold: 0.5 → 0.6" in screen
+    assert "policy v1 → policy v2" in screen and "region <> 'west'" in screen
     assert "preprocess.py" in screen and "output:predictions" in screen
     tail = "".join(screen.split()[-14:])  # the last lines, whatever the terminal width
     assert f"HTMLreport:{demo['report']}" in tail
@@ -224,10 +225,19 @@ def test_final_screen_is_the_diff(demo: dict[str, Any], capsys: pytest.CaptureFi
 def test_demo_ends_with_the_explanation_of_the_change(demo: dict[str, Any]) -> None:
     explained = demo["explain"]
     assert explained["status"] == "explained", explained
-    # one line of preprocess.py and the threshold param changed: both changed predictions
-    assert {c["name"] for c in explained["causes"]} == {"code:preprocess.py", "config:threshold"}
+    # one line of preprocess.py, the threshold param and the access policy changed: all
+    # three changed predictions (policy v2 removed the west region's customers)
+    causes = {c["name"] for c in explained["causes"]}
+    assert causes == {"code:preprocess.py", "config:threshold", "policy"}, explained
     assert abs(sum(c["share"] for c in explained["causes"]) - 1.0) < 1e-6
     assert explained["harmless"] == []
+    project = Path(demo["project"])
+    done = cli("explain", "scoring@v1", demo["runs"][2]["id"], "--json", cwd=project)
+    assert done.returncode in (0, 1), done.stderr
+    document = json.loads(done.stdout)
+    (policy,) = [c for c in document["causes"] if c["name"] == "policy"]
+    assert "rule for dataset `customers` now filters" in policy["statement"]
+    assert "region <> 'west'" in policy["statement"] and "of rows)" in policy["statement"]
 
 
 def test_demo_replays_its_release(demo: dict[str, Any]) -> None:

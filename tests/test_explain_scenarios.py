@@ -207,6 +207,12 @@ def test_b_an_access_policy_change_is_the_cause_and_traced_to_the_excluded_rows(
     assert trace["input"] == "customers" and trace["input_rows_vanished"] == apac
     assert harmless(doc) == {"config:label", "code:job.py"}
     assert f"0 -> {apac} rows excluded" in " ".join(cause["evidence"]["summary"])
+    # The sentence names the changed rule and the share of rows it excludes.
+    share = f"{100 * apac / len(rows):.1f}%"
+    assert (
+        f"rule for dataset `customers` now filters `region <> 'APAC'` (excludes {share} of rows)"
+        in cause["statement"]
+    )
 
 
 EVENTS_JOB = """\

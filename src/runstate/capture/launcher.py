@@ -169,10 +169,13 @@ def launch(options: LaunchOptions, store: Store | None = None) -> LaunchResult:
         raise UsageError(f"{options.command[0]}: command not found")
     # The access policy: an unusable one, or a principal it admits nowhere, stops the run
     # here, before the command reads anything (docs/policy.md).
+    from runstate.capture import replayed
     from runstate.policy import may_apply
 
     policy = None
-    if may_apply(store.root, options.principal, options.purpose):
+    if replayed.manifest() is not None:  # a replay: the recorded policy, not the current one
+        policy = replayed.recorded_policy(store)
+    elif may_apply(store.root, options.principal, options.purpose):
         from runstate.policy.context import resolve_policy
 
         policy = resolve_policy(store, options.principal, options.purpose)

@@ -10,7 +10,11 @@ JSON replay manifest (``runstate.replay-manifest/v1``, written by
   ``name`` (rows, order and schema exactly as recorded) instead of reading the live source,
   and records the recorded entry (its fingerprint is the snapshot's, verified on read);
 * :func:`input_path` — ``run.input(name, path)`` gets the path where the recorded bytes of
-  input ``name`` were laid out in the sandbox.
+  input ``name`` were laid out in the sandbox;
+* :func:`recorded_policy` — the run reads under the *recorded* access policy (the
+  manifest's ``policy`` component: its document, principal, purpose and effect), not the
+  store's current one: served inputs are already what that policy let through, so they are
+  not filtered again, and the replay records the original ``policy`` component.
 
 An input the manifest does not name (new code reading a new input, in a hybrid state) is
 read live, as outside a replay. This module imports only :mod:`os` and :mod:`json` at
@@ -28,7 +32,15 @@ if TYPE_CHECKING:
     from runstate.data.tablecapture import TableEntry
     from runstate.store.store import Store
 
-__all__ = ["ACTIVE", "MANIFEST_ENV", "attach", "input_path", "manifest", "serve_table"]
+__all__ = [
+    "ACTIVE",
+    "MANIFEST_ENV",
+    "attach",
+    "input_path",
+    "manifest",
+    "recorded_policy",
+    "serve_table",
+]
 
 MANIFEST_ENV = "RUNSTATE_REPLAY_MANIFEST"
 ACTIVE = bool(os.environ.get(MANIFEST_ENV))
@@ -64,6 +76,18 @@ def attach(run: Run) -> None:
     run._params.update(document.get("params") or {})
     if document.get("seed") is not None:
         run.seed = int(document["seed"])
+
+
+def recorded_policy(store: Store) -> Any:
+    """The :class:`~runstate.policy.context.ActivePolicy` of the replayed run (None: it had
+    no ``policy`` component). Only meaningful when :func:`manifest` is not None."""
+    document = manifest()
+    body = None if document is None else document.get("policy")
+    if not body:
+        return None
+    from runstate.policy.context import ActivePolicy
+
+    return ActivePolicy.from_recorded(store, body)
 
 
 def _served(name: str) -> dict[str, Any] | None:

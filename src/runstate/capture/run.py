@@ -90,8 +90,13 @@ class Run:
         self._config_paths = [os.fspath(p) for p in config_files]
         self._report_dir = os.environ.get("RUNSTATE_REPORT_DIR")
         self.store = store if isinstance(store, Store) else Store.open(store)
-        # The access policy (runstate.policy): checked now, before any data is read.
-        self._policy = _resolve_policy(self.store, principal, purpose)
+        # The access policy (runstate.policy): checked now, before any data is read. A replay
+        # reads under the recorded policy, not the store's current one (capture.replayed).
+        self._policy = (
+            replayed.recorded_policy(self.store)
+            if replayed.ACTIVE
+            else _resolve_policy(self.store, principal, purpose)
+        )
         if replayed.ACTIVE:  # inside `runstate replay`: sandbox root, recorded params and seed
             replayed.attach(self)
         self.inputs: dict[str, Entry] = {}

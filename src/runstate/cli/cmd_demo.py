@@ -34,7 +34,7 @@ def demo_cmd(directory: str | None, as_json: bool) -> None:
     one line of preprocessing and the threshold param, scores again, and shows what was
     recorded, what changed and where it is. The folder is kept for you to explore.
 
-    Needs numpy and scikit-learn: pip install 'runstate[demo]'.
+    Needs numpy, scikit-learn and duckdb: pip install 'runstate[demo]'.
 
     \b
     Examples:

@@ -266,8 +266,44 @@ def _steps(w: _Writer, c: Mapping[str, Any]) -> None:
     w.more(min(len(c["steps"]), w.cap), len(c["steps"]), "steps", 4)
 
 
+def _policy(w: _Writer, c: Mapping[str, Any]) -> None:
+    versions = c.get("versions")
+    if not versions:  # the rules could not be compared: the settings that differ
+        w.changes(c.get("changes") or [], 4)
+        return
+    if versions["a"] != versions["b"]:
+        w.line(f"{_esc(versions['a'])} [bold]→[/] {_esc(versions['b'])}", 4)
+    if c.get("default"):
+        w.line(f"[yellow]~[/] default: {_pair(c['default']['a'], c['default']['b'])}", 4)
+    for rule in w.capped(c.get("rules") or []):
+        mark = {"added": "[green]+[/]", "removed": "[red]-[/]"}.get(rule["change"], "[yellow]~[/]")
+        w.line(f"{mark} {_esc(rule['summary'])}", 4)
+        for d in rule.get("datasets") or []:
+            w.line(
+                f"{_esc(d['dataset'])}: [red]{d['newly_excluded']} rows newly excluded[/], "
+                f"[green]{d['let_in']} let in[/]",
+                6,
+            )
+    w.more(min(len(c.get("rules") or []), w.cap), len(c.get("rules") or []), "rules", 4)
+    for d in w.capped(c.get("datasets") or []):
+        excluded = d["excluded"]
+        rows = d.get("rows") or {}
+        of = f" of {rows['b']}" if rows.get("b") is not None else ""
+        note = "" if d["comparable"] else " [dim](fingerprinted differently: not compared)[/]"
+        w.line(
+            f"dataset {_esc(d['dataset'])}: excluded {excluded['a']} → {excluded['b']}{of} rows "
+            f"(+{d['newly_excluded']} excluded, -{d['let_in']} let in){note}",
+            4,
+        )
+    identity = [
+        ch for ch in c.get("changes") or [] if ch["key"] in ("principal", "purpose", "groups")
+    ]
+    w.changes(identity, 4)
+
+
 _RENDER = {
     "config": _config,
+    "policy": _policy,
     "env": _env,
     "code": _code,
     "data": _entry,

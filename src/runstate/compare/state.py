@@ -242,7 +242,7 @@ class _Builder:
             elif kind == "seeds":
                 details = diff_seeds(body_a, body_b)
             else:
-                details = diff_policy(body_a, body_b)
+                details = diff_policy(body_a, body_b, self.store.objects)
             self.add(name, kind, id_a, id_b, details, not same, missing)
 
     def outputs(self) -> None:

@@ -9,10 +9,12 @@ The story, in :func:`run_demo`:
 
 1. copy ``project-template/`` to the folder, ``git init`` and commit it;
 2. ``runstate init``; ``python generate.py`` (not captured: it only makes the data);
-3. train and score under capture; freeze the scoring run as release ``scoring@v1``;
+3. train; apply access policy v1 (``runstate policy apply policy-v1.yaml``); score under
+   capture; freeze the scoring run as release ``scoring@v1``;
 4. change one line of ``preprocess.py`` (left uncommitted, as people do) and the
-   ``threshold`` param, and score again: the two scoring states differ in ``code`` and
-   ``config`` only;
+   ``threshold`` param, apply policy v2 (it excludes the customers of the west region),
+   and score again: the two scoring states differ in ``code``, ``config`` and ``policy``
+   (and the ``customers`` rows the policy let through);
 5. diff ``scoring@v1`` with the last run (:func:`runstate.compare.state.diff_runs`, the
    ``runstate diff`` document) and write its HTML report to ``runstate-diff.html`` in the
    folder.
@@ -56,7 +58,11 @@ REPORT_FILE = "runstate-diff.html"
 #: The template's folder name is not a Python identifier on purpose: mypy then checks its
 #: files as the top-level scripts they are (``from preprocess import …`` resolves).
 TEMPLATE_DIR = "project-template"
-_REQUIRED = {"numpy": "numpy", "sklearn": "scikit-learn"}
+_REQUIRED = {"numpy": "numpy", "sklearn": "scikit-learn", "duckdb": "duckdb"}
+#: The access policy versions: the second scoring run reads under v2, which excludes a
+#: segment of customers (the row filter needs DuckDB).
+POLICY_V1, POLICY_V2 = "policy-v1.yaml", "policy-v2.yaml"
+POLICY_SEGMENT = "region <> 'west'"
 _RENAMED = {"gitignore": ".gitignore"}  # dot files are awkward as package data
 _OUTPUT_TAIL_LINES = 20
 _GIT_LOCATION_VARS = frozenset({"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR"})
@@ -172,7 +178,8 @@ class DemoResult:
 
 
 def check_requirements() -> None:
-    """The demo trains with scikit-learn on NumPy arrays: refuse early without them."""
+    """The demo trains with scikit-learn on NumPy arrays and filters rows by policy with
+    DuckDB: refuse early without them."""
     missing = [pip for module, pip in _REQUIRED.items() if importlib.util.find_spec(module) is None]
     if missing:
         raise UsageError(f"the demo needs {' and '.join(missing)}: pip install 'runstate[demo]'")
@@ -429,7 +436,13 @@ def run_demo(
         say(f"{label}, under capture:\n    {shown_command(name, script, params)}")
         result.runs.append(captured(project, name, script, params))
 
+    def apply_policy(file: str) -> None:
+        argv = [sys.executable, "-m", "runstate.cli.main", "policy", "apply", file]
+        _execute(f"runstate policy apply {file}", argv, project)
+        say(f"applied the access policy in {file}: runstate policy apply {file}")
+
     job("training", "train", "train.py", {})
+    apply_policy(POLICY_V1)
     job("scoring", "score", "score.py", {"threshold": THRESHOLD_BEFORE})
 
     store = Store.open(project)
@@ -446,9 +459,11 @@ def run_demo(
     result.edits = [
         f"{EDITED_FILE}: {LINE_BEFORE.split('#')[0].strip()} → {LINE_AFTER.split('#')[0].strip()}",
         f"param threshold: {THRESHOLD_BEFORE} → {THRESHOLD_AFTER}",
+        f"access policy v1 → v2: customers also filtered by {POLICY_SEGMENT}",
     ]
     uncommitted = " (uncommitted)" if commit else ""
     say(f"changed one line of {EDITED_FILE}{uncommitted} and the threshold param")
+    apply_policy(POLICY_V2)
 
     job("scoring again", "score", "score.py", {"threshold": THRESHOLD_AFTER})
 

@@ -74,6 +74,29 @@ class ActivePolicy:
         self.identity = identity
         self.datasets: dict[str, DatasetEffect] = {}
         self.problems: list[str] = []
+        # Inside a replay: datasets whose recorded effect stands (their inputs are served
+        # from the recorded post-policy snapshots, so nothing is filtered or masked twice).
+        self.served: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_recorded(cls, store: Store, body: Mapping[str, Any]) -> ActivePolicy:
+        """The policy a recorded run read under (its ``policy`` component body), for a replay
+        of that run: the recorded document (by ``document_id``; the store's current policy
+        is not consulted), principal and purpose, and the recorded effect per dataset. A
+        replay that reads only served inputs records the same component as the original."""
+        import json
+
+        effect = PolicyEffect.from_dict(body)
+        document = None
+        if effect.policy.document_id is not None:
+            document = PolicyDocument.from_dict(
+                json.loads(store.objects.get_bytes(effect.policy.document_id))
+            )
+        identity = Identity(effect.principal, effect.purpose, tuple(effect.groups))
+        policy = cls(store, document, effect.policy, identity)
+        policy.datasets = dict(effect.datasets)
+        policy.served = frozenset(effect.datasets)
+        return policy
 
     # -- before anything is read ---------------------------------------------------------
 
@@ -163,6 +186,8 @@ class ActivePolicy:
         """A table file the command read itself: the table to record (None: record it by
         fingerprint only, the policy withholds it)."""
         decision = self.decide(dataset)
+        if dataset in self.served:  # a replay's served input: already what the policy let by
+            return decision, table_reader.read_all()
         if not decision.allowed:
             self.datasets[dataset] = DatasetEffect.denied(decision, "record")
             self.problems.append(

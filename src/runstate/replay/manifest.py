@@ -13,8 +13,9 @@ and handed to the child process through ``RUNSTATE_REPLAY_MANIFEST``
 * ``params`` — from the ``config`` source's component (secret-looking params were never
   stored: such a run is not replayable, and the reason names the param);
 * ``seed`` and ``pythonhashseed`` — from the ``seeds`` source's component;
-* ``policy`` — the ``policy`` source's component (the principal and purpose the run read
-  as; re-applying the recorded policy version is pending);
+* ``policy`` — the ``policy`` source's component: the replay reads under that recorded
+  policy (document, principal, purpose) and records it, whatever the store's current
+  policy is (:func:`runstate.capture.replayed.recorded_policy`);
 * ``inputs`` — per input name, the recorded entry to serve and the run it comes from (a
   ``data:<name>`` / ``model:<name>`` source), plus where it was laid out in the sandbox.
 """

@@ -212,13 +212,8 @@ def _replay_once(store: Store, sources: Sources, options: ReplayOptions) -> Verd
         notes += _copy_config_files(store, sources.record_for("config"), code.project_root)
         _make_output_folders(original, code.project_root)
         manifest = manifest.with_inputs(served)
-        if manifest.policy:
-            version = (manifest.policy.get("policy") or {}).get("version")
-            notes.append(
-                "policy replay pending: the replay ran as the recorded principal and purpose "
-                f"under the store's current policy; the recorded policy (version {version}) "
-                "was not re-applied"
-            )
+        # A recorded policy component: the replay reads under that policy (its document,
+        # principal and purpose), not the store's current one (runstate.capture.replayed).
         manifest_path = sandbox / "replay-manifest.json"
         manifest.write(manifest_path)
         timings["materialise"] = int((time.perf_counter() - started) * 1000)

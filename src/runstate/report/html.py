@@ -350,7 +350,22 @@ class Component:
         changes = _list(self.body.get("changes"))
         return ", ".join(str(_mapping(c).get("key")) for c in changes[:5])
 
-    _digest_policy = _digest_seeds
+    def _digest_policy(self) -> str:
+        versions = _mapping(self.body.get("versions"))
+        if not versions:
+            return self._digest_seeds()
+        parts = []
+        if versions.get("a") != versions.get("b"):
+            parts.append(f"{versions.get('a')} → {versions.get('b')}")
+        rules = [str(_mapping(r).get("rule")) for r in _list(self.body.get("rules"))]
+        if rules:
+            parts.append("rules changed: " + ", ".join(rules[:5]))
+        datasets = [_mapping(d) for d in _list(self.body.get("datasets"))]
+        newly = sum(int(d.get("newly_excluded") or 0) for d in datasets)
+        let_in = sum(int(d.get("let_in") or 0) for d in datasets)
+        if newly or let_in:
+            parts.append(f"{newly} rows newly excluded, {let_in} let in")
+        return " · ".join(parts)
 
     def _digest_metrics(self) -> str:
         parts = []

@@ -12,12 +12,15 @@ import csv
 import pickle
 from pathlib import Path
 
-from preprocess import build_features, read_rows
+from preprocess import build_features
 
 import runstate
 
 with runstate.run("score", params={"threshold": 0.5}, seed=7) as run:
-    rows = read_rows(run.input("customers", "data/customers.csv"))
+    # read_table: the access policy in force (runstate policy apply) filters the rows
+    # before this code sees them, and the run records which rows it excluded.
+    customers = run.read_table("customers", "data/customers.csv", key="customer_id", as_="arrow")
+    rows = [{k: str(v) for k, v in row.items()} for row in customers.to_pylist()]
     with open(run.input("model", "models/model.pkl"), "rb") as f:
         model = pickle.load(f)
 
