@@ -62,7 +62,7 @@ def test_power_half_sd_mean_shift_and_five_point_share_change_at_10k() -> None:
     for _ in range(30):
         hits_mean += _flags(rng.normal(size=10_000), rng.normal(0.5, 1, 10_000))[0]
         test = categorical_drift(rng.choice(CATS, 10_000, p=P), rng.choice(CATS, 10_000, p=shifted))
-        hits_share += decide([test], [0.02], 0.05)[0].flagged
+        hits_share += decide([test], [0.015], 0.05)[0].flagged
     assert hits_mean == 30 and hits_share == 30
 
 

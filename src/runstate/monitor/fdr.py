@@ -19,7 +19,7 @@ most ``(1 - confidence)/2`` of the time (2.5%) whatever the sample size, and an 
 column at production sizes essentially never (its interval shrinks around 0). The cost is
 power near the threshold: a shift is flagged reliably once it exceeds the threshold by
 about 2–3 standard errors — at 10,000 rows a 0.5-sd mean shift (g threshold 0.1, SE 0.014)
-and a 5-point share change (threshold 0.02, SE ≈ 0.007) are both far past that.
+and a 5-point share change (threshold 0.015, SE ≈ 0.007) are both far past that.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
         "severity": "fail",
         "mean_shift": 0.1,  # |Hedges' g|
         "shape": 0.1,  # Kolmogorov-Smirnov D
-        "share_change": 0.02,  # largest absolute change of one category's share
+        "share_change": 0.015,  # largest absolute change of one category's share
         "min_rows": 30,  # fewer non-null values on a side: the column is skipped
         "columns": {},
     },
