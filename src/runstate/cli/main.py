@@ -65,6 +65,10 @@ def cli() -> None:
       runstate run --name score --param threshold=0.5 -- python score.py
       runstate runs
       runstate release create scoring --run latest
+      runstate diff scoring@v1 latest --html diff.html
+      runstate replay scoring@v1
+      runstate explain scoring@v1 latest
+      runstate check latest --against scoring@v1
     """
 
 
