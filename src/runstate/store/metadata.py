@@ -24,7 +24,7 @@ from sqlalchemy import Engine, and_, create_engine, event, func, insert, select,
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
-from runstate.errors import AmbiguousReference, RunNotFound, StoreCorrupt, UsageError
+from runstate.errors import StoreCorrupt, UsageError
 from runstate.store import schema as t
 
 __all__ = ["MetadataStore"]
@@ -251,12 +251,9 @@ class MetadataStore:
                     select(t.runs.c.id).where(t.runs.c.id.like(ref.replace("%", "") + "%")).limit(6)
                 )
             ]
-        if not ids:
-            raise RunNotFound(f"no run matches {ref!r}")
-        if len(ids) > 1:
-            shown = ", ".join(i[:13] for i in ids[:5])
-            raise AmbiguousReference(f"run id prefix {ref!r} matches several runs: {shown}")
-        return str(ids[0])
+        from runstate.store.sqlite_reader import only_match
+
+        return only_match(ref, ids)
 
     def list_runs(
         self, name: str | None = None, limit: int = 20, offset: int = 0, roots_only: bool = False

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from runstate.errors import AmbiguousReference, RunNotFound, StoreCorrupt, UsageError
 
-__all__ = ["MetadataReader", "SqliteReader", "head_revision"]
+__all__ = ["MetadataReader", "SqliteReader", "head_revision", "only_match"]
 
 _MIGRATIONS = os.path.join(os.path.dirname(__file__), "migrations", "versions")
 _REVISION_FILE = re.compile(r"^(?P<revision>[0-9]{4})_.*\.py$")
@@ -52,6 +52,16 @@ def head_revision() -> str:
         if (match := _REVISION_FILE.match(name)) is not None
     ]
     return max(revisions)
+
+
+def only_match(ref: str, ids: list[str]) -> str:
+    """The one run id a prefix matched (shared with ``MetadataStore.resolve_run``)."""
+    if not ids:
+        raise RunNotFound(f"no run matches {ref!r}")
+    if len(ids) > 1:
+        shown = ", ".join(i[:13] for i in ids[:5])
+        raise AmbiguousReference(f"run id prefix {ref!r} matches several runs: {shown}")
+    return str(ids[0])
 
 
 def _run_row(row: sqlite3.Row) -> dict[str, Any]:
@@ -107,12 +117,7 @@ class SqliteReader:
             raise UsageError(f"run id prefix {ref!r} is too short: give at least 4 characters")
         pattern = ref.replace("%", "") + "%"
         ids = [r[0] for r in self._all("SELECT id FROM runs WHERE id LIKE ? LIMIT 6", pattern)]
-        if not ids:
-            raise RunNotFound(f"no run matches {ref!r}")
-        if len(ids) > 1:
-            shown = ", ".join(i[:13] for i in ids[:5])
-            raise AmbiguousReference(f"run id prefix {ref!r} matches several runs: {shown}")
-        return str(ids[0])
+        return only_match(ref, ids)
 
     def list_runs(
         self, name: str | None = None, limit: int = 20, offset: int = 0, roots_only: bool = False
