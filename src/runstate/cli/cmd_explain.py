@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from runstate.cli.output import console, emit_json, json_option, short
+from runstate.cli.output import console, emit_json, env_option, json_option, short
 
 
 def _factor_list(
@@ -35,14 +35,7 @@ def _factor_list(
     metavar="NAMES",
     help="Only these factors (comma-separated names or prefixes: data:, code:, config:…).",
 )
-@click.option(
-    "--env",
-    "env_mode",
-    type=click.Choice(["current", "exact"]),
-    default="current",
-    show_default=True,
-    help="exact: hybrids run in rebuilt environments, so package changes can be switched.",
-)
+@env_option("exact: hybrids run in rebuilt environments, so package changes can be switched.")
 @click.option(
     "--parallel",
     type=click.IntRange(min=1),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from runstate.cli.output import console, emit_json, json_option, short
+from runstate.cli.output import console, emit_json, env_option, json_option, short, tolerance_option
 from runstate.store.store import Store
 
 
@@ -33,21 +33,8 @@ def release_group() -> None:
     is_flag=True,
     help="Replay the run first; create the release only if it reproduces (exit 1 if not).",
 )
-@click.option(
-    "--tolerance",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="With --verify-replay: relative tolerance for numeric outputs and metrics.",
-)
-@click.option(
-    "--env",
-    "env_mode",
-    type=click.Choice(["current", "exact"]),
-    default="current",
-    show_default=True,
-    help="With --verify-replay: replay in this interpreter or a rebuilt environment.",
-)
+@tolerance_option("With --verify-replay: relative tolerance for numeric outputs and metrics.")
+@env_option("With --verify-replay: replay in this interpreter or a rebuilt environment.")
 @json_option
 def release_create(
     name: str,

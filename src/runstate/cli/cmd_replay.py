@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from runstate.cli.output import console, emit_json, json_option, short
+from runstate.cli.output import console, emit_json, env_option, json_option, short, tolerance_option
 
 _STYLE = {
     "identical": "green",
@@ -20,23 +20,11 @@ _STYLE = {
 
 @click.command("replay")
 @click.argument("run_ref", metavar="RUN")
-@click.option(
-    "--env",
-    "env_mode",
-    type=click.Choice(["current", "exact"]),
-    default="current",
-    show_default=True,
-    help="current: this interpreter, differences listed; exact: a uv-built venv with the "
-    "recorded package versions (cached under .runstate/envs/).",
+@env_option(
+    "current: this interpreter, differences listed; exact: a uv-built venv with the "
+    "recorded package versions (cached under .runstate/envs/)."
 )
-@click.option(
-    "--tolerance",
-    type=click.FloatRange(min=0.0),
-    default=0.0,
-    show_default=True,
-    metavar="REL",
-    help="Relative tolerance for numeric cells and metrics (equal within it: equivalent).",
-)
+@tolerance_option("Relative tolerance for numeric cells and metrics (equal within it: equivalent).")
 @click.option("--keep", is_flag=True, help="Keep the sandbox folder and print where it is.")
 @click.option(
     "--twice",

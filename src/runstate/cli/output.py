@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -24,6 +25,30 @@ def json_option(fn: Any) -> Any:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print a JSON document instead of text."
     )(fn)
+
+
+def env_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--env current|exact`` of the commands that replay (replay, explain, release)."""
+    return click.option(
+        "--env",
+        "env_mode",
+        type=click.Choice(["current", "exact"]),
+        default="current",
+        show_default=True,
+        help=help,
+    )
+
+
+def tolerance_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--tolerance REL`` of the commands that grade replays (replay, release)."""
+    return click.option(
+        "--tolerance",
+        type=click.FloatRange(min=0.0),
+        default=0.0,
+        show_default=True,
+        metavar="REL",
+        help=help,
+    )
 
 
 def console(stderr: bool = False) -> Any:
